@@ -1,0 +1,129 @@
+"""The Python API: train, load, sample. The CLI is a thin layer over these."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import build, field_names, load_file
+from .errors import ConfigError, GenlabError
+from .models.base import GenerativeModel
+from .registry import FAMILIES
+
+
+def families() -> list[str]:
+    import genlab.models  # noqa: F401  (registers the families)
+
+    return FAMILIES.names()
+
+
+def datasets() -> list[str]:
+    from .data import DATASETS
+
+    return DATASETS.names()
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def split_options(family: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split flat options into (family config, trainer config); unknown keys are errors."""
+    from .training.config import TrainConfig
+
+    cls = FAMILIES.get(family)
+    model_keys, train_keys = set(field_names(cls.Config)), set(field_names(TrainConfig))
+    model_opts, train_opts = {}, {}
+    for k, v in options.items():
+        k = k.replace("-", "_")
+        if k in model_keys:
+            model_opts[k] = v
+        elif k in train_keys:
+            train_opts[k] = v
+        else:
+            raise ConfigError(
+                f"unknown option {k!r} for {family}; valid {family} keys: {', '.join(sorted(model_keys))}; "
+                f"trainer keys: {', '.join(sorted(train_keys))}"
+            )
+    return model_opts, train_opts
+
+
+def default_run_dir(family: str, data: str) -> Path:
+    tag = data.replace(":", "-").replace("/", "_").strip("-_")[:40]
+    return Path("runs") / f"{family}-{tag}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_run(family: str, *, config_file: str | None = None, **options: Any):
+    """Validate options, seed, load data and build the model (no training yet)."""
+    from .data import load_dataset
+    from .training.config import TrainConfig
+
+    families()
+    if family not in FAMILIES:
+        raise GenlabError(f"unknown family {family!r}; valid families: {', '.join(FAMILIES.names())}")
+    merged = load_file(config_file) if config_file else {}
+    merged.update({k.replace("-", "_"): v for k, v in options.items() if v is not None})
+    model_opts, train_opts = split_options(family, merged)
+    cls = FAMILIES.get(family)
+    model_config = build(cls.Config, model_opts, what=f"{family} config")
+    train_config = build(TrainConfig, train_opts, what="trainer config")
+    seed_everything(train_config.seed, train_config.deterministic)
+    data_opts = {"image_size": train_config.image_size}
+    if train_config.strict_data:
+        data_opts["strict"] = True
+    data = load_dataset(train_config.data, root=train_config.data_root, split=train_config.split, **data_opts)
+    if train_config.limit is not None:
+        data = data.subset(train_config.limit)
+    model = cls(model_config, data.info)
+    return model, data, train_config
+
+
+def train(family: str, data: str = "fashion-mnist", *, out: str | Path | None = None, resume: bool = False,
+          config_file: str | None = None, callbacks: list | None = None, **options: Any):
+    """Train `family` on `data`; returns a `TrainResult` (run folder, final step, logs).
+
+    `options` are the family's hyper-parameters and the trainer's settings
+    (steps, epochs, minutes, batch_size, seed, ...), by name.
+    """
+    from .training import Trainer
+
+    model, dataset, train_config = prepare_run(family, config_file=config_file, data=data, **options)
+    run_dir = Path(out) if out else default_run_dir(family, train_config.data)
+    trainer = Trainer(model, dataset, train_config, run_dir, callbacks=callbacks, resume=resume)
+    return trainer.fit()
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
+    """A trained model, ready to sample, from a run folder or checkpoint folder."""
+    from .training.checkpoint import load as load_checkpoint
+
+    families()
+    return load_checkpoint(path, device=device)
+
+
+def sample(model: GenerativeModel | str | Path, n: int = 64, *, seed: int | None = 0, labels: Any = None,
+           out: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """Draw `n` samples (and write them to `out` if given: .png grid, .npz, or folder/)."""
+    if not isinstance(model, GenerativeModel):
+        model = load(model)
+    if n < 1:
+        raise GenlabError(f"--n must be at least 1 (got {n})")
+    samples = model.sample(n, seed=seed, labels=labels)
+    if out is not None:
+        save_samples(samples, out)
+    return samples
+
+
+def save_samples(samples: dict[str, torch.Tensor], out: str | Path) -> Path:
+    from .io import save_samples as _save
+
+    return _save(samples, out)

@@ -1,0 +1,7 @@
+"""`python -m genlab.cli`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,24 @@
+"""`genlab sample RUN --n N --out grid.png|folder/|file.npz [--seed S] [--class K]`."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("sample", help="draw samples from a trained model")
+    p.add_argument("run", help="run folder or checkpoint folder")
+    p.add_argument("--n", type=int, default=64, help="number of samples")
+    p.add_argument("--out", default="samples.png", help="grid.png, samples.npz or folder/")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--class", dest="label", type=int, default=None, help="class to sample (conditional families)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from ..api import load, sample
+
+    model = load(args.run, device=args.device)
+    samples = sample(model, args.n, seed=args.seed, labels=args.label, out=args.out)
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in samples.items())
+    print(f"wrote {args.out} ({shapes})")
+    return 0

@@ -1,0 +1,56 @@
+"""`genlab train FAMILY [--data D] [--steps N|--epochs E|--minutes M] [--out DIR] [--resume] [--KEY VALUE ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a model family",
+                       description="Train a family. Any hyper-parameter or trainer setting is a --key value flag; "
+                                   "`genlab train FAMILY --help` lists them.", add_help=False)
+    p.add_argument("family", nargs="?", help="model family (genlab list)")
+    p.add_argument("--out", help="run folder (default runs/FAMILY-DATA-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--config", dest="config_file", help="YAML/JSON file of options (flags override it)")
+    p.add_argument("-h", "--help", action="store_true")
+    p.set_defaults(handler=run, accepts_extra=True)
+
+
+def print_help(family: str | None) -> None:
+    from ..api import families
+    from ..config import describe
+    from ..registry import FAMILIES
+    from ..training.config import TrainConfig
+
+    print("usage: genlab train FAMILY [--data NAME] [--steps N | --epochs E | --minutes M] [--out DIR] "
+          "[--resume] [--config FILE] [--KEY VALUE ...]\n")
+    print(f"families: {', '.join(families())}\n")
+    sections = [("trainer options", TrainConfig)]
+    if family:
+        sections.insert(0, (f"{family} options", FAMILIES.get(family).Config))
+    for title, cls in sections:
+        print(f"{title}:")
+        for name, tp, default, text in describe(cls):
+            print(f"  --{name.replace('_', '-'):<22} {text} [{tp}, default {default}]")
+        print()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import train
+    from ..config import parse_flags
+    from ..errors import GenlabError
+
+    if args.help:
+        print_help(args.family)
+        return 0
+    if not args.family:
+        raise GenlabError("no family given; usage: genlab train FAMILY (see genlab list)")
+    options = parse_flags(args.extra)
+    result = train(args.family, out=args.out, resume=args.resume, config_file=args.config_file, **options)
+    status = "interrupted" if result.interrupted else "done"
+    logs = ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items() if isinstance(v, float))
+    print(f"{status}: {result.run_dir} at step {result.step}" + (f" ({logs})" if logs else ""))
+    print(f"checkpoint: {result.checkpoint}")
+    return 130 if result.interrupted else 0

@@ -1,0 +1,219 @@
+"""Typed configurations: dataclasses with validation, files and CLI overrides.
+
+Every family declares a dataclass of hyper-parameters whose defaults train
+well. Values come, in increasing priority, from those defaults, a YAML/JSON
+file and command-line flags. An unknown key or a bad value raises a
+`ConfigError` whose one line lists what is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from .errors import ConfigError
+
+
+def option(default: Any, *, help: str = "", min: float | None = None, max: float | None = None,
+           choices: typing.Sequence[Any] | None = None) -> Any:
+    """A dataclass field with a help text and optional range or choices."""
+    meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(map(str, get_args(tp)))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
+    if origin in (list, tuple):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        return f"list of {_type_name(args[0])}" if args else "list"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert `value` (possibly a CLI string) to the annotated type `tp`."""
+    origin = get_origin(tp)
+    bad = ConfigError(f"bad value {value!r} for {key!r}: expected {_type_name(tp)}")
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if type(None) in args and (value is None or (isinstance(value, str) and value.lower() in ("none", "null", ""))):
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError:
+                continue
+        raise bad
+    if origin is Literal:
+        choices = get_args(tp)
+        for c in choices:
+            if value == c or (isinstance(value, str) and str(c) == value):
+                return c
+        raise bad
+    if origin in (list, tuple):
+        (inner, *_) = [a for a in get_args(tp) if a is not Ellipsis] or [Any]
+        if isinstance(value, str):
+            value = [v for v in value.replace(" ", "").split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        items = [_coerce(v, inner, key) for v in value]
+        return tuple(items) if origin is tuple else items
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise bad
+    if tp is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                f = float(value)
+            except ValueError:
+                raise bad from None
+            if f.is_integer():
+                return int(f)
+        raise bad
+    if tp is float:
+        if isinstance(value, bool):
+            raise bad
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+        if math.isnan(f):
+            raise bad
+        return f
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise bad
+    return value
+
+
+def _check_range(value: Any, f: dataclasses.Field, key: str) -> None:
+    meta = f.metadata
+    if value is None:
+        return
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"bad value {value!r} for {key!r}: valid values are {', '.join(map(str, meta['choices']))}")
+    lo, hi = meta.get("min"), meta.get("max")
+    vals = value if isinstance(value, (list, tuple)) else [value]
+    for v in vals:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if (lo is not None and v < lo) or (hi is not None and v > hi) or (isinstance(v, float) and math.isinf(v)):
+                rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+                raise ConfigError(f"bad value {v!r} for {key!r}: must be in {rng}")
+
+
+def field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def build(cls: type, values: dict[str, Any] | None = None, *, what: str = "config") -> Any:
+    """Build dataclass `cls` from `values`, validating keys, types and ranges."""
+    values = dict(values or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in values if k not in fields]
+    if unknown:
+        raise ConfigError(
+            f"unknown {what} key {unknown[0]!r}; valid keys: {', '.join(sorted(fields))}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        coerced = _coerce(value, hints[key], key)
+        _check_range(coerced, fields[key], key)
+        kwargs[key] = coerced
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        validate()
+    return obj
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config dataclass (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(obj)))
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON configuration file into a dict."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found; pass an existing .yaml or .json file")
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"config file {str(path)!r} is not valid {path.suffix[1:] or 'YAML'}: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of key: value pairs")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def parse_flags(args: list[str]) -> dict[str, Any]:
+    """Turn ``["--lr", "1e-4", "--spectral-norm", "--no-ema"]`` into a dict.
+
+    A flag followed by another flag (or nothing) is a boolean true; ``--no-X``
+    is ``X = false``; ``--key=value`` is accepted too.
+    """
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or arg == "--":
+            raise ConfigError(f"unexpected argument {arg!r}; options are given as --key value")
+        key, eq, value = arg[2:].partition("=")
+        key = key.replace("-", "_")
+        if eq:
+            out[key] = value
+            i += 1
+        elif i + 1 < len(args) and not (args[i + 1].startswith("--")):
+            out[key] = args[i + 1]
+            i += 2
+        elif key.startswith("no_"):
+            out[key[3:]] = False
+            i += 1
+        else:
+            out[key] = True
+            i += 1
+    return out
+
+
+def describe(cls: type) -> list[tuple[str, str, Any, str]]:
+    """(name, type, default, help) for each field, for `--help` texts."""
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        rows.append((f.name, _type_name(hints[f.name]), default, f.metadata.get("help", "")))
+    return rows

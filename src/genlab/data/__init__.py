@@ -1,0 +1,58 @@
+"""Datasets by name: ``fashion-mnist``, ``mnist``, ``cifar10``, ``digits``,
+``folder:PATH`` and whatever other modules register.
+
+`load_dataset("folder:/some/dir")` passes the part after the colon as the
+loader's `path` argument; loaders take `root`, `split` and `image_size`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from typing import Any
+
+from ..errors import DataError
+from ..registry import DATASETS
+from .base import BatchIterator, TensorData
+from .images import ImageData, load_folder
+
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")
+
+
+def load_dataset(spec: str, *, root: str | None = None, split: str = "train", **options: Any) -> TensorData:
+    """Load a dataset by name (``fashion-mnist``) or prefix (``folder:PATH``)."""
+    if not isinstance(spec, str) or not spec:
+        raise DataError(f"no dataset given; valid datasets: {', '.join(DATASETS.names())} (prefixes take :PATH)")
+    name, colon, path = spec.partition(":")
+    if name not in DATASETS:
+        raise DataError(
+            f"unknown dataset {spec!r}; valid datasets: {', '.join(DATASETS.names())} "
+            f"(folder, csv and words take :PATH)"
+        )
+    loader = DATASETS.get(name)
+    params = inspect.signature(loader).parameters
+    kwargs: dict[str, Any] = {"root": root, "split": split}
+    if colon:
+        if "path" not in params:
+            raise DataError(f"dataset {name!r} takes no path; use plain {name!r}")
+        kwargs["path"] = path
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key not in params:
+            raise DataError(f"dataset {name!r} has no option {key!r}; its options: "
+                            f"{', '.join(p for p in params if p not in ('path', 'root', 'split'))}")
+        kwargs[key] = value
+    return loader(**{k: v for k, v in kwargs.items() if k in params})
+
+
+def load_images(name: str, split: str = "train", root: str | None = None, **options: Any) -> ImageData:
+    data = load_dataset(name, root=root, split=split, **options)
+    if not isinstance(data, ImageData):
+        raise DataError(f"dataset {name!r} holds no images")
+    return data
+
+
+__all__ = ["BatchIterator", "ImageData", "TensorData", "load_dataset", "load_images", "load_folder"]

@@ -1,0 +1,204 @@
+"""Shared machinery of the GAN families: the D and G phases of a step.
+
+A GAN family subclasses `AdversarialModel`, builds `self.generator` and
+`self.discriminator`, and implements `generate(z, labels)` (images in
+[-1, 1]) and `discriminate(x, labels)` (one score per item). The objective is
+chosen by name (`loss`, see `genlab.losses`); the step takes care of the
+discriminator steps per generator step, the gradient penalty the objective
+asks for, the R1 penalty and the generator's exponential moving average.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..config import option
+from ..losses import get_loss, gradient_penalty, r1_penalty
+from ..registry import LOSSES
+from .base import GenerativeModel
+
+
+@dataclass
+class GANConfig:
+    """Options common to every GAN family."""
+
+    latent_dim: int = option(100, help="size of the noise vector z", min=1)
+    loss: str = option("nonsaturating", help="GAN objective (minimax, nonsaturating, lsgan, wgan-gp, hinge)")
+    lr_g: float = option(2e-4, help="generator learning rate", min=0)
+    lr_d: float = option(2e-4, help="discriminator learning rate (two time-scale: set it apart from lr_g)", min=0)
+    beta1: float = option(0.5, help="Adam beta1", min=0, max=1)
+    beta2: float = option(0.999, help="Adam beta2", min=0, max=1)
+    d_steps: int = option(1, help="discriminator steps per generator step", min=1)
+    spectral_norm: bool = option(False, help="spectral normalisation in the discriminator")
+    r1_gamma: float = option(0.0, help="R1 penalty weight on real data (0 = off)", min=0)
+    ema: float = option(0.0, help="generator EMA decay, e.g. 0.999 (0 = off); sampling uses the EMA weights", min=0, max=1)
+
+    def validate(self) -> None:
+        if self.loss not in LOSSES:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"bad value {self.loss!r} for 'loss': valid objectives are {', '.join(LOSSES.names())}")
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+def adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+    """Adam, fused into one kernel where this PyTorch and device allow it."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+
+
+class AdversarialModel(GenerativeModel):
+    """A generator/discriminator pair trained by a GAN objective."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+
+    def __init__(self, config: Any, data_info: dict[str, Any]):
+        super().__init__(config, data_info)
+        self.objective = get_loss(config.loss)
+
+    def init_ema(self) -> None:
+        """Call at the end of a subclass' __init__ once the generator exists."""
+        if self.config.ema > 0:
+            self.generator_ema = copy.deepcopy(self.generator)
+            set_requires_grad(self.generator_ema, False)
+
+    # -- hooks for subclasses -----------------------------------------------------------
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                 net: nn.Module | None = None) -> torch.Tensor:
+        return (net or self.generator)(z)
+
+    def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.discriminator(x).reshape(-1)
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.randn(n, self.config.latent_dim, generator=generator)
+
+    def extra_generator_loss(self, z: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None,
+                             logs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Terms added to the generator's loss (InfoGAN's mutual information)."""
+        return None
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """Differentiable augmentation applied to D's inputs (identity here)."""
+        return x
+
+    # -- training -----------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        return {
+            "g": adam(self.generator_parameters(), c.lr_g, (c.beta1, c.beta2)),
+            "d": adam(self.discriminator_parameters(), c.lr_d, (c.beta1, c.beta2)),
+        }
+
+    def generator_parameters(self):
+        return self.generator.parameters()
+
+    def discriminator_parameters(self):
+        return self.discriminator.parameters()
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        c = self.config
+        opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
+        real = batch["x"]
+        labels = batch.get("y") if self.conditional else None
+        n = real.shape[0]
+        logs: dict[str, torch.Tensor] = {}
+
+        # discriminator phase
+        set_requires_grad(self.discriminator, True)
+        z = self.latent(n)
+        fake_labels = self.check_labels(None, n) if self.conditional else None
+        fake = self.generate(z, fake_labels)
+        for i in range(c.d_steps):
+            if i > 0:  # further critic steps see fresh fakes
+                with torch.no_grad():
+                    fake_d = self.generate(self.latent(n), fake_labels)
+            else:
+                fake_d = fake.detach()
+            real_in = self.augment(real)
+            if c.r1_gamma > 0:
+                real_in = real_in.detach().requires_grad_(True)
+            d_real = self.discriminate(real_in, labels)
+            d_fake = self.discriminate(self.augment(fake_d), fake_labels)
+            loss_d = self.objective.d_loss(d_real, d_fake)
+            if self.objective.gp_weight:
+                gp = gradient_penalty(lambda x, y=fake_labels: self.discriminate(x, y), real, fake_d) \
+                    if not self.conditional else self._conditional_gp(real, fake_d, labels)
+                loss_d = loss_d + self.objective.gp_weight * gp
+                logs["gp"] = gp.detach()
+            if c.r1_gamma > 0:
+                r1 = r1_penalty(d_real, real_in)
+                loss_d = loss_d + 0.5 * c.r1_gamma * r1
+                logs["r1"] = r1.detach()
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+
+        # generator phase: D's weights need no gradients here
+        set_requires_grad(self.discriminator, False)
+        d_fake_g = self.discriminate(self.augment(fake), fake_labels)
+        loss_g = self.objective.g_loss(d_fake_g)
+        extra = self.extra_generator_loss(z, fake, fake_labels, logs)
+        if extra is not None:
+            loss_g = loss_g + extra
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        set_requires_grad(self.discriminator, True)
+        if c.ema > 0:
+            self.update_ema()
+
+        logs.update(loss_d=loss_d.detach(), loss_g=loss_g.detach(),
+                    d_real=d_real.detach().mean(), d_fake=d_fake.detach().mean())
+        return logs
+
+    def _conditional_gp(self, real, fake, labels):
+        # interpolates between a real and a fake image are scored with the real label
+        return gradient_penalty(lambda x: self.discriminate(x, labels), real, fake)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        decay = self.config.ema
+        for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            p_ema.lerp_(p, 1.0 - decay)
+        for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            b_ema.copy_(b)
+
+    # -- sampling -----------------------------------------------------------------------
+    def sampling_generator(self) -> nn.Module:
+        ema = getattr(self, "generator_ema", None)
+        return ema if ema is not None else self.generator
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int | None = None, labels: Any = None,
+               batch_size: int = 500, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        was_training = self.training
+        self.eval()
+        gen = self.make_generator(seed)
+        labels = self.check_labels(labels, n, gen)
+        if z is None:
+            z = self.latent(n, gen)
+        z = z.to(self.device)
+        net = self.sampling_generator()
+        chunks = []
+        for i in range(0, n, batch_size):
+            y = labels[i:i + batch_size] if labels is not None else None
+            chunks.append(self.generate(z[i:i + batch_size], y, net=net).float().cpu())
+        self.train(was_training)
+        out = {"images": torch.cat(chunks).add_(1).div_(2).clamp_(0, 1)}
+        if labels is not None:
+            out["labels"] = labels.cpu()
+        return out

@@ -1,0 +1,210 @@
+"""The base class every family derives from: config, step, sample, save/load.
+
+Contract (see README, "Design"):
+
+- ``Model(config, data_info)`` builds the networks from a config dataclass
+  and the JSON description of the data (shape, classes, ...).
+- ``configure_optimizers()`` returns ``{name: optimizer}``; the Trainer saves
+  and restores them but never looks inside.
+- ``train_step(batch, step)`` runs one optimisation step (GANs run their D
+  and G phases inside) and returns ``{name: 0-dim tensor}``; the Trainer reads
+  the values back only at logging steps, so the hot loop never syncs.
+- ``sample(n, seed=..., labels=...)`` returns ``{"images": N x C x H x W floats
+  in [0, 1], "labels": ...}`` (sequence families return ``"sequences"``).
+- ``preview(n, batch)`` returns named image batches for the sample grids
+  written during training (samples, reconstructions, ...).
+- ``save_pretrained(dir)`` / ``from_pretrained(dir)`` write and read a folder of
+  ``config.json`` and ``model.safetensors``; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from .. import __version__
+from ..config import build, to_dict
+from ..errors import CheckpointError, GenlabError
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+class GenerativeModel(nn.Module):
+    """Base of all families. Subclasses set `family`, `Config` and build networks."""
+
+    family: ClassVar[str] = ""
+    Config: ClassVar[type]
+    #: kinds of data the family trains on ("image", "sequence", "tokens", "paired-image")
+    data_kinds: ClassVar[tuple[str, ...]] = ("image",)
+    #: True when sampling takes class labels
+    conditional: ClassVar[bool] = False
+
+    def __init__(self, config: Any, data_info: dict[str, Any]):
+        super().__init__()
+        self.config = config
+        self.data_info = dict(data_info)
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        if data_info.get("kind", "image") not in self.data_kinds:
+            raise GenlabError(
+                f"family {self.family!r} trains on {' or '.join(self.data_kinds)} data, "
+                f"but the dataset holds {data_info.get('kind')} data; pick a matching dataset"
+            )
+        if self.conditional and not data_info.get("num_classes"):
+            raise GenlabError(
+                f"family {self.family!r} is conditional and needs labelled data; "
+                f"use a dataset with labels (fashion-mnist, mnist, digits, folder:PATH with class subfolders)"
+            )
+
+    # -- properties -----------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.data_info["shape"]
+        return int(c), int(h), int(w)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.data_info.get("num_classes") or 0)
+
+    # -- training -------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def setup_training(self) -> None:
+        """Create optimizers (called by the Trainer after moving to the device)."""
+        self.optimizers = self.configure_optimizers()
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def extra_state(self) -> dict[str, Any]:
+        """Training state beyond weights and optimizers (schedulers, counters)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def callbacks(self) -> list[Any]:
+        """Trainer callbacks this family wants (e.g. a diversity monitor)."""
+        return []
+
+    # -- sampling -------------------------------------------------------------------
+    def make_generator(self, seed: int | None) -> torch.Generator | None:
+        if seed is None:
+            return None
+        return torch.Generator(device=self.device).manual_seed(int(seed))
+
+    def randn(self, *shape: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator, device=self.device)
+
+    def check_labels(self, labels: Any, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """Validate requested class labels; draw uniform ones for conditional models."""
+        if labels is None:
+            if not self.conditional:
+                return None
+            return torch.randint(0, self.num_classes, (n,), generator=generator, device=self.device)
+        if not self.conditional:
+            raise GenlabError(f"family {self.family!r} is not conditional; drop --class")
+        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        if labels.numel() == 1:
+            labels = labels.expand(n)
+        if labels.numel() != n:
+            raise GenlabError(f"got {labels.numel()} labels for {n} samples; give one label or one per sample")
+        bad = labels[(labels < 0) | (labels >= self.num_classes)]
+        if bad.numel():
+            names = self.data_info.get("class_names") or []
+            listing = ", ".join(f"{i}={c}" for i, c in enumerate(names)) if names else f"0..{self.num_classes - 1}"
+            raise GenlabError(f"class {int(bad[0])} is out of range; this model's classes are {listing}")
+        return labels.to(self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int | None = None, labels: Any = None,
+               batch_size: int = 500) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Named image batches for the grids written during training."""
+        return {"samples": self.sample(n, seed=0)["images"]}
+
+    # -- persistence ----------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {"family": self.family, "genlab_version": __version__,
+                "config": to_dict(self.config), "data": self.data_info}
+
+    def save_pretrained(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        from safetensors.torch import save_file
+
+        from ..serialization import write_json
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = self.describe()
+        meta.update(extra or {})
+        write_json(directory / CONFIG, meta)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
+                  str(directory / WEIGHTS), metadata={"family": self.family})
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "GenerativeModel":
+        return load_model_dir(Path(directory), device=device, expected=cls)
+
+
+def read_config(directory: Path) -> dict[str, Any]:
+    path = directory / CONFIG
+    if not path.is_file():
+        raise CheckpointError(f"{directory} has no {CONFIG}; pass a run folder or a checkpoint folder made by genlab")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc}); "
+                              f"the checkpoint is corrupt, use an earlier one") from None
+    if not isinstance(meta, dict) or "family" not in meta or "config" not in meta:
+        raise CheckpointError(f"{path} is not a genlab config (no family/config keys)")
+    return meta
+
+
+def build_model(meta: dict[str, Any]) -> GenerativeModel:
+    from ..registry import FAMILIES
+
+    cls = FAMILIES.get(meta["family"])
+    config = build(cls.Config, meta["config"], what=f"{meta['family']} config")
+    return cls(config, meta["data"])
+
+
+def load_model_dir(directory: Path, device: str | torch.device = "cpu",
+                   expected: type | None = None) -> GenerativeModel:
+    """Build a model from `config.json` and fill it from `model.safetensors`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    meta = read_config(directory)
+    model = build_model(meta)
+    if expected is not None and expected is not GenerativeModel and not isinstance(model, expected):
+        raise CheckpointError(f"{directory} holds a {meta['family']} model, not {expected.__name__}")
+    weights = directory / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{directory} has no {WEIGHTS}; the checkpoint is incomplete, use an earlier one")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{weights} cannot be read ({exc}); the checkpoint is corrupt, use an earlier one") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(f"{weights} does not fit the {meta['family']} config ({first})") from None
+    model.to(device)
+    model.eval()
+    return model

@@ -1,0 +1,41 @@
+"""DCGAN networks: strided (transposed) convolutions, BatchNorm, ReLU/LeakyReLU.
+
+Works for square images whose side is 4 or 7 times a power of two (28, 32,
+64, ...), grey or colour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from ...nn.conv import DownStack, UpStack, init_dcgan
+from ...registry import FAMILIES
+from ..adversarial import AdversarialModel
+from .config import DCGANConfig
+
+
+class Discriminator(nn.Module):
+    def __init__(self, channels: int, size: int, width: int, spectral_norm: bool):
+        super().__init__()
+        self.features = DownStack(channels, size, width, norm="batch", spectral_norm=spectral_norm)
+        head = nn.Conv2d(self.features.out_channels, 1, self.features.base, 1, 0)
+        self.head = nn.utils.parametrizations.spectral_norm(head) if spectral_norm else head
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+@FAMILIES.register("dcgan")
+class DCGAN(AdversarialModel):
+    family = "dcgan"
+    Config = DCGANConfig
+
+    def __init__(self, config: DCGANConfig, data_info: dict[str, Any]):
+        super().__init__(config, data_info)
+        c, h, w = self.image_shape
+        self.generator = nn.Sequential(UpStack(config.latent_dim, c, h, config.g_width, norm="batch"), nn.Tanh())
+        self.discriminator = Discriminator(c, h, config.d_width, config.spectral_norm)
+        init_dcgan(self)
+        self.init_ema()

@@ -1,0 +1,6 @@
+"""Shared network blocks used by several families."""
+
+from .conv import DownStack, UpStack, conv_plan, supported_sizes
+from .mlp import MLP
+
+__all__ = ["DownStack", "UpStack", "conv_plan", "supported_sizes", "MLP"]

@@ -1,0 +1,112 @@
+"""Strided convolution stacks in the DCGAN layout (Radford et al. 2016).
+
+An image of side ``size = base * 2**n`` (base 4 or 7: 28, 32, 64, 128, ...)
+is reached from a ``base x base`` map by n stride-2 transposed convolutions
+(`UpStack`) and brought back to it by n stride-2 convolutions (`DownStack`).
+Channel widths double at each step down: ``width, 2 width, 4 width, ...``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+
+def conv_plan(size: int) -> tuple[int, int]:
+    """(base, n) with size == base * 2**n, base in (4, 7), n >= 1."""
+    for base in (4, 7):
+        n, s = 0, size
+        while s > base and s % 2 == 0:
+            s //= 2
+            n += 1
+        if s == base and n >= 1:
+            return base, n
+    raise ConfigError(
+        f"image size {size} is not supported by the convolutional networks; use one of "
+        f"{', '.join(map(str, supported_sizes()))} (set --image-size to resize the data)"
+    )
+
+
+def supported_sizes() -> list[int]:
+    return sorted({b * 2 ** n for b in (4, 7) for n in range(1, 7) if b * 2 ** n <= 256})
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ConfigError(f"unknown norm {kind!r}; valid norms: batch, instance, none")
+
+
+def _sn(module: nn.Module, on: bool) -> nn.Module:
+    return nn.utils.parametrizations.spectral_norm(module) if on else module
+
+
+class UpStack(nn.Module):
+    """z (N x in_features) -> image logits (N x out_channels x size x size)."""
+
+    def __init__(self, in_features: int, out_channels: int, size: int, width: int = 64,
+                 norm: str = "batch", project: str = "conv"):
+        super().__init__()
+        base, n = conv_plan(size)
+        ch = width * 2 ** (n - 1)
+        self.base, self.ch0 = base, ch
+        if project == "conv":  # DCGAN: a transposed conv from a 1x1 map
+            self.project = nn.Sequential(nn.Unflatten(1, (in_features, 1, 1)),
+                                         nn.ConvTranspose2d(in_features, ch, base, 1, 0, bias=norm == "none"))
+        else:  # a linear layer then reshape (VAE decoders)
+            self.project = nn.Sequential(nn.Linear(in_features, ch * base * base), nn.Unflatten(1, (ch, base, base)))
+        layers: list[nn.Module] = [_norm(norm, ch), nn.ReLU(inplace=True)]
+        for i in range(n):
+            last = i == n - 1
+            out = out_channels if last else ch // 2
+            layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=last or norm == "none"))
+            if not last:
+                layers += [_norm(norm, out), nn.ReLU(inplace=True)]
+            ch = out
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z))
+
+
+class DownStack(nn.Module):
+    """image (N x in_channels x size x size) -> features (N x C x base x base)."""
+
+    def __init__(self, in_channels: int, size: int, width: int = 64, norm: str = "batch",
+                 spectral_norm: bool = False, slope: float = 0.2):
+        super().__init__()
+        base, n = conv_plan(size)
+        layers: list[nn.Module] = []
+        ch_in, ch = in_channels, width
+        for i in range(n):
+            use_norm = i > 0 and not spectral_norm
+            layers.append(_sn(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=not use_norm or norm == "none"), spectral_norm))
+            if use_norm:
+                layers.append(_norm(norm, ch))
+            layers.append(nn.LeakyReLU(slope, inplace=True))
+            ch_in, ch = ch, ch * 2
+        self.body = nn.Sequential(*layers)
+        self.out_channels, self.base = ch_in, base
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def init_dcgan(module: nn.Module) -> None:
+    """Weights N(0, 0.02), BatchNorm scale N(1, 0.02), as in the DCGAN paper."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            parametrized = nn.utils.parametrize.is_parametrized(m, "weight")
+            weight = m.parametrizations.weight.original if parametrized else m.weight
+            nn.init.normal_(weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,29 @@
+"""Trainer callbacks: small objects with hooks the Trainer calls.
+
+Families and users add behaviour (periodic evaluation, diversity warnings,
+custom logging) without the Trainer knowing about them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+class Callback:
+    def on_train_start(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_log(self, trainer: "Trainer", step: int, logs: dict[str, Any]) -> None:
+        """At logging steps; `logs` may be extended with extra values."""
+
+    def on_preview(self, trainer: "Trainer", step: int, images: dict[str, Any]) -> None:
+        pass
+
+    def on_checkpoint(self, trainer: "Trainer", step: int, path: Any) -> None:
+        pass
+
+    def on_train_end(self, trainer: "Trainer") -> None:
+        pass

@@ -1,0 +1,43 @@
+"""Trainer settings: data, budget, logging, checkpoints and devices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..config import option
+from ..errors import ConfigError
+
+#: settings that may change when a run is resumed (everything else must match)
+RESUMABLE_KEYS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
+                  "keep_checkpoints", "device", "progress", "tensorboard", "data_root", "out", "num_workers"}
+
+
+@dataclass
+class TrainConfig:
+    data: str = option("fashion-mnist", help="dataset name or folder:PATH / csv:PATH / words:PATH")
+    data_root: Optional[str] = option(None, help="where datasets live (else $GENLAB_DATA, Debian's, torchvision's)")
+    split: str = option("train", help="dataset split to train on")
+    image_size: Optional[int] = option(None, help="resize images to this side (e.g. 32 or 64)", min=4, max=1024)
+    limit: Optional[int] = option(None, help="use only the first N items of the dataset", min=1)
+    strict_data: bool = option(False, help="refuse unreadable files in folder: data instead of skipping them")
+    steps: Optional[int] = option(None, help="number of training steps (default 2000 unless --epochs/--minutes)", min=1)
+    epochs: Optional[float] = option(None, help="number of passes over the data", min=0)
+    minutes: Optional[float] = option(None, help="wall-clock budget; stops and saves when it runs out", min=0)
+    batch_size: int = option(64, help="items per step (per process when distributed)", min=1)
+    seed: int = option(0, help="random seed of the run", min=0)
+    log_every: int = option(50, help="steps between log lines, progress updates and metrics.jsonl rows", min=1)
+    sample_every: int = option(500, help="steps between sample grids (0 = only at the end)", min=0)
+    checkpoint_every: int = option(1000, help="steps between checkpoints (0 = only at the end)", min=0)
+    keep_checkpoints: int = option(3, help="how many recent checkpoints to keep", min=1)
+    grid_size: int = option(64, help="images in each sample grid", min=1, max=1024)
+    device: str = option("auto", help="auto, cpu, cuda or cuda:N")
+    tensorboard: bool = option(True, help="write TensorBoard scalars and images under RUN/tb")
+    progress: bool = option(True, help="show a progress bar")
+    deterministic: bool = option(False, help="use deterministic algorithms (bit-exact resume on CPU)")
+
+    def validate(self) -> None:
+        if sum(x is not None for x in (self.steps, self.epochs)) > 1:
+            raise ConfigError("give either --steps or --epochs, not both")
+        if not (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
+            raise ConfigError(f"bad value {self.device!r} for 'device': valid values are auto, cpu, cuda, cuda:N, mps")
