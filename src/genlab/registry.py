@@ -48,3 +48,4 @@ class Registry:
 FAMILIES = Registry("family")
 DATASETS = Registry("dataset")
 LOSSES = Registry("GAN objective")
+EXPLORERS = Registry("exploration")

@@ -99,6 +99,10 @@ class GenerativeModel(nn.Module):
         return []
 
     # -- sampling -------------------------------------------------------------------
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw `n` latent vectors from the prior (for interpolation and traversals)."""
+        raise NotImplementedError(f"{self.family} has no latent space")
+
     def make_generator(self, seed: int | None) -> torch.Generator | None:
         if seed is None:
             return None
@@ -136,6 +140,14 @@ class GenerativeModel(nn.Module):
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Named image batches for the grids written during training."""
         return {"samples": self.sample(n, seed=0)["images"]}
+
+    # -- evaluation -------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, data: Any, n: int | None = None, seed: int = 0) -> dict[str, float]:
+        """Family-specific metrics on held-out real data (`TensorData`), e.g. a VAE's
+        ELBO and importance-weighted NLL or a sequence model's scores. Sample-based
+        metrics (FID, precision/recall, ...) live in `genlab.metrics`, not here."""
+        return {}
 
     # -- persistence ----------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

@@ -151,6 +151,9 @@ class VAE(GenerativeModel):
                 "elbo": (-(rec + kl_mean)).detach()}
 
     # -- sampling -----------------------------------------------------------------------
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.randn(n, self.config.latent_dim, generator=generator)
+
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, labels: Any = None,
                batch_size: int = 500, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -159,7 +162,7 @@ class VAE(GenerativeModel):
         gen = self.make_generator(seed)
         labels = self.check_labels(labels, n, gen)
         if z is None:
-            z = self.randn(n, self.config.latent_dim, generator=gen)
+            z = self.latent(n, gen)
         z = z.to(self.device)
         chunks = []
         for i in range(0, n, batch_size):

@@ -1,0 +1,35 @@
+"""Shared fixtures: offline mode, small real datasets, temporary runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ["GENLAB_OFFLINE"] = "1"  # tests never download
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+MNIST_T10K = SHARED_DATA / "mnist-t10k"
+
+
+def require_fashion() -> None:
+    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+
+
+@pytest.fixture
+def fashion_dir() -> Path:
+    require_fashion()
+    return FASHION_DIR
+
+
+@pytest.fixture
+def mnist_t10k() -> Path:
+    if not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("MNIST test split not found in ../shared/data/mnist-t10k")
+    return MNIST_T10K
