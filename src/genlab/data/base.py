@@ -89,10 +89,15 @@ class BatchIterator:
         return self._perm
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
+        return {"epoch": self.epoch, "position": self.position, "seed": self.seed,
+                "items": self.position * self.global_batch}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        """Restore; positions are kept in items so a run resumes under another
+        number of processes (the global batch may differ)."""
+        self.epoch = int(state["epoch"])
+        items = int(state.get("items", int(state["position"]) * self.global_batch))
+        self.position = items // self.global_batch
         self._perm = None
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:

@@ -49,6 +49,8 @@ class GenerativeModel(nn.Module):
         self.config = config
         self.data_info = dict(data_info)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        #: (rank, world size) while training on several processes (set by the Trainer)
+        self.dist_rank, self.dist_world = 0, 1
         if data_info.get("kind", "image") not in self.data_kinds:
             raise GenlabError(
                 f"family {self.family!r} trains on {' or '.join(self.data_kinds)} data, "
@@ -109,14 +111,28 @@ class GenerativeModel(nn.Module):
         return torch.Generator(device=self.device).manual_seed(int(seed))
 
     def randn(self, *shape: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Gaussian noise. While training on several processes, every rank draws the
+        noise of the whole global batch (same seed) and keeps its own slice, so N
+        processes follow the same path as one process with an N times larger batch."""
+        if self.dist_world > 1 and generator is None and self.training and shape:
+            n = shape[0]
+            full = torch.randn(n * self.dist_world, *shape[1:], device=self.device)
+            return full[self.dist_rank * n:(self.dist_rank + 1) * n]
         return torch.randn(*shape, generator=generator, device=self.device)
+
+    def randint(self, high: int, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Uniform integers in [0, high), sliced per rank like `randn`."""
+        if self.dist_world > 1 and generator is None and self.training:
+            full = torch.randint(0, high, (n * self.dist_world,), device=self.device)
+            return full[self.dist_rank * n:(self.dist_rank + 1) * n]
+        return torch.randint(0, high, (n,), generator=generator, device=self.device)
 
     def check_labels(self, labels: Any, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
         """Validate requested class labels; draw uniform ones for conditional models."""
         if labels is None:
             if not self.conditional:
                 return None
-            return torch.randint(0, self.num_classes, (n,), generator=generator, device=self.device)
+            return self.randint(self.num_classes, n, generator)
         if not self.conditional:
             raise GenlabError(f"family {self.family!r} is not conditional; drop --class")
         labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional
 
 from ..config import option
 from ..errors import ConfigError
 
 #: settings that may change when a run is resumed (everything else must match)
 RESUMABLE_KEYS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
-                  "keep_checkpoints", "device", "progress", "tensorboard", "data_root", "out", "num_workers"}
+                  "keep_checkpoints", "device", "progress", "tensorboard", "data_root", "out", "num_workers",
+                  "compile", "channels_last", "amp", "max_rollbacks", "rollback_lr_factor", "max_grad_norm"}
 
 
 @dataclass
@@ -35,6 +36,15 @@ class TrainConfig:
     tensorboard: bool = option(True, help="write TensorBoard scalars and images under RUN/tb")
     progress: bool = option(True, help="show a progress bar")
     deterministic: bool = option(False, help="use deterministic algorithms (bit-exact resume on CPU)")
+    amp: Literal["off", "bf16"] = option("off", help="automatic mixed precision (bf16 autocast; for GPUs)")
+    channels_last: bool = option(False, help="channels-last memory format for convolutions")
+    compile: bool = option(False, help="torch.compile the model's networks")
+    sync_bn: bool = option(False, help="SyncBatchNorm across processes (CUDA, distributed runs)")
+    max_rollbacks: int = option(3, help="divergence: roll back to the last good checkpoint at most this often", min=0)
+    rollback_lr_factor: float = option(0.5, help="divergence: multiply learning rates by this after a rollback",
+                                       min=0, max=1)
+    max_grad_norm: float = option(1e5, help="divergence: a gradient norm above this counts as exploding (0 = off)",
+                                  min=0)
 
     def validate(self) -> None:
         if sum(x is not None for x in (self.steps, self.epochs)) > 1:

@@ -3,11 +3,19 @@
 It never branches on the family. It moves the model to its device, asks it
 for optimizers, draws batches, calls `train_step`, and around that writes the
 progress bar, `metrics.jsonl`, TensorBoard scalars and images, sample grids,
-checkpoints (periodic, at the end and on Ctrl-C) and resumes from them.
+checkpoints (periodic, at the end and on Ctrl-C), resumes from them, rolls
+back on divergence, and joins a torch.distributed process group when
+launched by torchrun.
+
+The hot loop does no host synchronisation: losses stay on the device and are
+summed there; they are read back (one sync) only at logging and checkpoint
+steps, where their health (finite losses, bounded gradient norms) is checked.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import math
 import sys
@@ -20,23 +28,24 @@ import torch
 
 from ..config import to_dict
 from ..data.base import BatchIterator, TensorData
-from ..errors import CheckpointError
-from ..models.base import GenerativeModel
+from ..errors import CheckpointError, GenlabError
+from ..models.base import GenerativeModel, read_config
 from . import checkpoint as ckpt
+from . import distributed as dist
 from .callbacks import Callback
 from .config import RESUMABLE_KEYS, TrainConfig
 
 DEFAULT_STEPS = 2000
 
 
+class TrainingDiverged(GenlabError):
+    """Losses or gradients kept blowing up after the allowed rollbacks."""
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        from ..errors import GenlabError
-
         raise GenlabError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
     return torch.device(name)
 
@@ -48,6 +57,25 @@ class TrainResult:
     interrupted: bool = False
     last_logs: dict[str, float] = field(default_factory=dict)
     checkpoint: Path | None = None
+    rollbacks: int = 0
+
+
+class GradientMonitor:
+    """Largest gradient norm seen since the last check, kept on the device."""
+
+    def __init__(self) -> None:
+        self.max_norm: torch.Tensor | None = None
+
+    def hook(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        self.max_norm = norm if self.max_norm is None else torch.maximum(self.max_norm, norm)
+
+    def take(self) -> torch.Tensor | None:
+        value, self.max_norm = self.max_norm, None
+        return value
 
 
 class Trainer:
@@ -59,11 +87,14 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.callbacks = list(callbacks or []) + list(model.callbacks())
         self.resume = resume
-        self.device = pick_device(config.device)
+        self.device = dist.local_device(pick_device(config.device))
         self.step = 0
         self.rank, self.world_size = 0, 1
         self.writer = None
         self.history: list[dict[str, Any]] = []
+        self.rollbacks = 0
+        self.grad_monitor = GradientMonitor()
+        self._initial_state: dict[str, Any] | None = None
 
     # -- helpers ---------------------------------------------------------------------
     @property
@@ -103,6 +134,17 @@ class Trainer:
                 f"resume with the same settings or train into a new --out folder"
             )
 
+    def event(self, kind: str, **info: Any) -> None:
+        """Record a training event (rollback, failed save, ...) in metrics.jsonl and on stderr."""
+        if not self.is_main:
+            return
+        row = {"step": self.step, "time": time.time(), "event": kind, **info}
+        self.history.append(row)
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        details = ", ".join(f"{k} {v}" for k, v in info.items())
+        print(f"genlab: {kind} at step {self.step}: {details}", file=sys.stderr)
+
     def _write_preview(self, step: int, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         from ..explore.grid import save_grid
 
@@ -118,45 +160,138 @@ class Trainer:
             cb.on_preview(self, step, images)
         return images
 
-    def save(self, iterator: BatchIterator) -> Path | None:
+    def save(self, iterator: BatchIterator, final: bool = False) -> Path | None:
+        """Write a checkpoint (rank 0). A failed write leaves earlier ones intact;
+        during training it is reported and training goes on."""
         if not self.is_main:
             return None
-        path = ckpt.save_checkpoint(self.run_dir, self.model, self.step, {"data": iterator.state_dict()},
-                                    {"train": to_dict(self.config)}, keep=self.config.keep_checkpoints)
+        try:
+            path = ckpt.save_checkpoint(self.run_dir, self.model, self.step,
+                                        {"data": iterator.state_dict(), "rollbacks": self.rollbacks},
+                                        {"train": to_dict(self.config)}, keep=self.config.keep_checkpoints)
+        except OSError as exc:
+            previous = ckpt.latest_valid(self.run_dir, warn=False)
+            kept = f"the previous checkpoint {previous} is intact" if previous else "no earlier checkpoint exists"
+            if final:
+                raise GenlabError(f"could not write the checkpoint at step {self.step} ({exc.strerror or exc}); "
+                                  f"{kept}; free space or choose another --out") from None
+            self.event("checkpoint_failed", error=str(exc.strerror or exc), kept=str(previous))
+            return None
         for cb in self.callbacks:
             cb.on_checkpoint(self, self.step, path)
         return path
 
-    # -- the loop --------------------------------------------------------------------
-    def fit(self) -> TrainResult:
+    # -- state: resume, snapshots, rollback --------------------------------------------
+    def _restore(self, path: Path, iterator: BatchIterator) -> None:
+        from safetensors.torch import load_file
+
+        state = ckpt.load_training_state(path, self.model)
+        self.model.load_state_dict(load_file(str(path / "model.safetensors")))
+        self.step = int(state["step"])
+        iterator.load_state_dict(state["data"])
+        ckpt.set_rng_state(state["rng"])
+        self.rollbacks = int(state.get("rollbacks", 0))
+
+    def _snapshot(self, iterator: BatchIterator) -> dict[str, Any]:
+        return {"model": copy.deepcopy(self.model.state_dict()),
+                "optim": {k: copy.deepcopy(o.state_dict()) for k, o in self.model.optimizers.items()},
+                "extra": copy.deepcopy(self.model.extra_state()), "data": iterator.state_dict(),
+                "rng": ckpt.rng_state(), "step": self.step}
+
+    def _rollback(self, iterator: BatchIterator, reason: str) -> None:
         c = self.config
-        model = self.model.to(self.device)
+        self.rollbacks += 1
+        lrs = {k: [g["lr"] for g in o.param_groups] for k, o in self.model.optimizers.items()}
+        last = ckpt.latest_valid(self.run_dir, warn=False) if self.is_main or self.world_size == 1 else None
+        if self.world_size > 1:  # every rank restores the same state: the initial snapshot or rank 0's file
+            dist.barrier()
+            last = ckpt.latest_valid(self.run_dir, warn=False)
+        if self.rollbacks > c.max_rollbacks:
+            raise TrainingDiverged(
+                f"training diverged ({reason}) after {c.max_rollbacks} rollback(s); last good checkpoint: "
+                f"{last or 'none'}; lower the learning rates or add a stabiliser (e.g. --spectral-norm, --r1-gamma)")
+        rollbacks = self.rollbacks
+        if last is not None:
+            self._restore(last, iterator)
+            to = f"checkpoint {last.name}"
+        else:
+            snap = self._initial_state
+            self.model.load_state_dict(snap["model"])
+            for k, o in self.model.optimizers.items():
+                o.load_state_dict(copy.deepcopy(snap["optim"][k]))
+            self.model.load_extra_state(copy.deepcopy(snap["extra"]))
+            iterator.load_state_dict(snap["data"])
+            ckpt.set_rng_state(snap["rng"])
+            self.step = snap["step"]
+            to = "the initial state"
+        self.rollbacks = rollbacks
+        for k, o in self.model.optimizers.items():
+            for g, lr in zip(o.param_groups, lrs[k]):
+                g["lr"] = lr * c.rollback_lr_factor
+        self.event("rollback", reason=reason, to=to, lr_factor=c.rollback_lr_factor, count=self.rollbacks)
+
+    def _health(self, sums: dict[str, torch.Tensor]) -> str | None:
+        """None if losses are finite and gradients bounded since the last check, else why not."""
+        checks = [v.detach().float().reshape(-1) for v in sums.values()]
+        grad = self.grad_monitor.take()
+        limit = self.config.max_grad_norm
+        values = torch.cat(checks + ([grad.float().reshape(1)] if grad is not None else [])) if checks or grad is not None else None
+        if values is None:
+            return None
+        finite = torch.isfinite(values).all()
+        too_big = grad is not None and limit > 0 and bool(grad > limit)
+        bad = not bool(finite) or too_big
+        bad = dist.any_flag(bad) if self.world_size > 1 else bad
+        if not bad:
+            return None
+        names = [k for k, v in sums.items() if not torch.isfinite(v).all()]
+        if names:
+            return f"non-finite {', '.join(names)}"
+        if grad is not None and not torch.isfinite(grad):
+            return "non-finite gradients"
+        return f"gradient norm {float(grad):.3g} > {limit:g}" if grad is not None else "divergence on another process"
+
+    # -- setup -------------------------------------------------------------------------
+    def _setup(self) -> tuple[BatchIterator, dict[str, torch.Tensor]]:
+        c = self.config
+        model = self.model
+        self.rank, self.world_size = dist.init(self.device)
+        model.dist_rank, model.dist_world = self.rank, self.world_size
+        if c.sync_bn and self.world_size > 1 and self.device.type == "cuda":
+            for name, child in list(model.named_children()):
+                setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(child))
+        model.to(self.device)
+        if c.channels_last:
+            model.to(memory_format=torch.channels_last)
         model.train()
+        if self.world_size > 1:
+            dist.broadcast_parameters(model)
         model.setup_training()
+        for opt in model.optimizers.values():
+            if self.world_size > 1:
+                opt.register_step_pre_hook(dist.average_gradients_hook(self.world_size))
+            if c.max_grad_norm > 0:
+                opt.register_step_pre_hook(self.grad_monitor.hook)
+        if c.compile:
+            for child in model.children():
+                if any(True for _ in child.parameters()):
+                    child.compile()
         prepared = self.data.prepare(self.device)
         iterator = BatchIterator(prepared, c.batch_size, seed=c.seed, rank=self.rank, world_size=self.world_size)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-
         if self.resume:
             last = ckpt.latest_valid(self.run_dir)
             if last is None:
                 raise CheckpointError(f"nothing to resume in {self.run_dir}: no valid checkpoint; drop --resume")
-            from ..models.base import read_config
-
             self._check_resumable(read_config(last))
-            state = ckpt.load_training_state(last, model)
-            from safetensors.torch import load_file
-
-            model.load_state_dict(load_file(str(last / "model.safetensors")))
-            self.step = int(state["step"])
-            iterator.load_state_dict(state["data"])
-            ckpt.set_rng_state(state["rng"])
+            self._restore(last, iterator)
             if self.is_main:
-                print(f"genlab: resuming {self.run_dir} from step {self.step}", file=sys.stderr)
-        elif self.is_main:
-            if ckpt.list_checkpoints(self.run_dir):
-                raise CheckpointError(f"{self.run_dir} already holds a run; add --resume to continue it, "
-                                      f"or choose a new --out folder")
+                self._trim_history()
+                print(f"genlab: resuming {self.run_dir} from step {self.step} ({last.name})", file=sys.stderr)
+        elif self.is_main and ckpt.list_checkpoints(self.run_dir):
+            raise CheckpointError(f"{self.run_dir} already holds a run; add --resume to continue it, "
+                                  f"or choose a new --out folder")
+        self._initial_state = self._snapshot(iterator)
         if self.is_main:
             from ..serialization import write_json
 
@@ -168,7 +303,33 @@ class Trainer:
                     self.writer = SummaryWriter(str(self.run_dir / "tb"))
                 except ImportError:
                     print("genlab: tensorboard not installed; skipping TensorBoard logs", file=sys.stderr)
+        return iterator, prepared
 
+    def _trim_history(self) -> None:
+        """Drop log rows written after the checkpoint we resume from (a killed run)."""
+        path = self.run_dir / "metrics.jsonl"
+        if not path.is_file():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill
+            if row.get("step", 0) <= self.step:
+                keep.append(json.dumps(row))
+        path.write_text("".join(line + "\n" for line in keep))
+
+    def _autocast(self):
+        if self.config.amp == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- the loop --------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        c = self.config
+        iterator, prepared = self._setup()
+        model = self.model
         total = self.total_steps(iterator)
         deadline = time.monotonic() + 60 * c.minutes if c.minutes is not None else math.inf
         preview_batch = {k: v[: c.grid_size] for k, v in prepared.items()}
@@ -182,23 +343,40 @@ class Trainer:
             bar = tqdm(total=None if total == sys.maxsize else total, initial=self.step, unit="step",
                        dynamic_ncols=True, disable=None)
         sums: dict[str, torch.Tensor] = {}
-        n_since, t_since = 0, time.perf_counter()
+        n_since, busy, t_since = 0, 0.0, time.perf_counter()
         result = TrainResult(self.run_dir, self.step)
         try:
-            while self.step < total and time.monotonic() < deadline:
+            while self.step < total:
                 batch = next(iterator)
-                logs = model.train_step(batch, self.step)
+                if c.channels_last and batch["x"].dim() == 4:
+                    batch["x"] = batch["x"].contiguous(memory_format=torch.channels_last)
+                with self._autocast():
+                    logs = model.train_step(batch, self.step)
                 self.step += 1
                 n_since += 1
                 for k, v in logs.items():
-                    sums[k] = sums[k] + v if k in sums else v.clone()
-                if self.step % c.log_every == 0 or self.step == total:
-                    result.last_logs = self._log(sums, n_since, time.perf_counter() - t_since, bar, total)
-                    sums, n_since, t_since = {}, 0, time.perf_counter()
+                    sums[k] = sums[k] + v if k in sums else v.detach().clone()
+                at_log = self.step % c.log_every == 0 or self.step == total
+                at_ckpt = bool(c.checkpoint_every) and self.step % c.checkpoint_every == 0
+                if at_log or at_ckpt:
+                    problem = self._health(sums)
+                    if problem is not None:
+                        self._rollback(iterator, problem)
+                        sums, n_since, busy, t_since = {}, 0, 0.0, time.perf_counter()
+                        continue
+                if at_log:
+                    result.last_logs = self._log(sums, n_since, time.perf_counter() - t_since - busy, bar)
+                    sums, n_since, busy, t_since = {}, 0, 0.0, time.perf_counter()
+                t0 = time.perf_counter()
                 if self.is_main and c.sample_every and self.step % c.sample_every == 0:
                     self._write_preview(self.step, preview_batch)
-                if c.checkpoint_every and self.step % c.checkpoint_every == 0:
-                    result.checkpoint = self.save(iterator)
+                if at_ckpt:
+                    result.checkpoint = self.save(iterator) or result.checkpoint
+                busy += time.perf_counter() - t0
+                if c.minutes is not None and at_log:
+                    out_of_time = time.monotonic() >= deadline
+                    if (dist.any_flag(out_of_time) if self.world_size > 1 else out_of_time):
+                        break
         except KeyboardInterrupt:
             result.interrupted = True
             if self.is_main:
@@ -207,13 +385,21 @@ class Trainer:
             if bar is not None:
                 bar.close()
         if n_since and not result.interrupted:
-            result.last_logs = self._log(sums, n_since, time.perf_counter() - t_since, None, total)
+            if self._health(sums) is None:
+                result.last_logs = self._log(sums, n_since, time.perf_counter() - t_since - busy, None)
+            else:
+                self._rollback(iterator, "non-finite values in the last steps")
+        self._finish(iterator, preview_batch, result)
+        result.step, result.rollbacks = self.step, self.rollbacks
+        return result
+
+    def _finish(self, iterator: BatchIterator, preview_batch: dict[str, torch.Tensor], result: TrainResult) -> None:
         if self.is_main:
             if not result.interrupted:
                 self._write_preview(self.step, preview_batch)
             last = ckpt.list_checkpoints(self.run_dir)
             if not last or last[-1].name != f"step-{self.step:07d}":
-                result.checkpoint = self.save(iterator)
+                result.checkpoint = self.save(iterator, final=True)
             else:
                 result.checkpoint = last[-1]
             if result.interrupted:
@@ -223,12 +409,13 @@ class Trainer:
             cb.on_train_end(self)
         if self.writer is not None:
             self.writer.close()
-        result.step = self.step
-        model.eval()
-        return result
+        dist.barrier()
+        self.model.eval()
 
-    def _log(self, sums: dict[str, torch.Tensor], n: int, seconds: float, bar: Any, total: int) -> dict[str, float]:
+    def _log(self, sums: dict[str, torch.Tensor], n: int, seconds: float, bar: Any) -> dict[str, float]:
         logs: dict[str, Any] = {k: float(v) / n for k, v in sums.items()}  # one host sync per log step
+        if self.world_size > 1:
+            logs = dist.all_mean(logs)
         ips = n * self.config.batch_size * self.world_size / max(seconds, 1e-9)
         logs["images_per_s"] = ips
         for cb in self.callbacks:
