@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 
 
 def add_parser(sub) -> None:
@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise GenlabError("no family given; usage: genlab train FAMILY (see genlab list)")
     options = parse_flags(args.extra)
     result = train(args.family, out=args.out, resume=args.resume, config_file=args.config_file, **options)
+    if int(os.environ.get("RANK", 0)) != 0:  # under torchrun only rank 0 reports
+        return 130 if result.interrupted else 0
     status = "interrupted" if result.interrupted else "done"
     logs = ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items() if isinstance(v, float))
     print(f"{status}: {result.run_dir} at step {result.step}" + (f" ({logs})" if logs else ""))

@@ -11,7 +11,7 @@ from ..errors import ConfigError
 #: settings that may change when a run is resumed (everything else must match)
 RESUMABLE_KEYS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
                   "keep_checkpoints", "device", "progress", "tensorboard", "data_root", "out", "num_workers",
-                  "compile", "channels_last", "amp", "max_rollbacks", "rollback_lr_factor", "max_grad_norm"}
+                  "compile", "channels_last", "grid_size", "amp", "max_rollbacks", "rollback_lr_factor", "max_grad_norm"}
 
 
 @dataclass

@@ -134,16 +134,17 @@ class Trainer:
                 f"resume with the same settings or train into a new --out folder"
             )
 
-    def event(self, kind: str, **info: Any) -> None:
+    def event(self, kind: str, step: int | None = None, **info: Any) -> None:
         """Record a training event (rollback, failed save, ...) in metrics.jsonl and on stderr."""
         if not self.is_main:
             return
-        row = {"step": self.step, "time": time.time(), "event": kind, **info}
+        step = self.step if step is None else step
+        row = {"step": step, "time": time.time(), "event": kind, **info}
         self.history.append(row)
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         details = ", ".join(f"{k} {v}" for k, v in info.items())
-        print(f"genlab: {kind} at step {self.step}: {details}", file=sys.stderr)
+        print(f"genlab: {kind} at step {step}: {details}", file=sys.stderr)
 
     def _write_preview(self, step: int, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         from ..explore.grid import save_grid
@@ -165,17 +166,20 @@ class Trainer:
         during training it is reported and training goes on."""
         if not self.is_main:
             return None
+        from safetensors import SafetensorError
+
         try:
             path = ckpt.save_checkpoint(self.run_dir, self.model, self.step,
                                         {"data": iterator.state_dict(), "rollbacks": self.rollbacks},
                                         {"train": to_dict(self.config)}, keep=self.config.keep_checkpoints)
-        except OSError as exc:
+        except (OSError, SafetensorError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
             previous = ckpt.latest_valid(self.run_dir, warn=False)
             kept = f"the previous checkpoint {previous} is intact" if previous else "no earlier checkpoint exists"
             if final:
-                raise GenlabError(f"could not write the checkpoint at step {self.step} ({exc.strerror or exc}); "
+                raise GenlabError(f"could not write the checkpoint at step {self.step} ({reason}); "
                                   f"{kept}; free space or choose another --out") from None
-            self.event("checkpoint_failed", error=str(exc.strerror or exc), kept=str(previous))
+            self.event("checkpoint_failed", error=reason, kept=str(previous))
             return None
         for cb in self.callbacks:
             cb.on_checkpoint(self, self.step, path)
@@ -200,6 +204,7 @@ class Trainer:
 
     def _rollback(self, iterator: BatchIterator, reason: str) -> None:
         c = self.config
+        detected = self.step
         self.rollbacks += 1
         lrs = {k: [g["lr"] for g in o.param_groups] for k, o in self.model.optimizers.items()}
         last = ckpt.latest_valid(self.run_dir, warn=False) if self.is_main or self.world_size == 1 else None
@@ -228,28 +233,37 @@ class Trainer:
         for k, o in self.model.optimizers.items():
             for g, lr in zip(o.param_groups, lrs[k]):
                 g["lr"] = lr * c.rollback_lr_factor
-        self.event("rollback", reason=reason, to=to, lr_factor=c.rollback_lr_factor, count=self.rollbacks)
+        self.event("rollback", step=detected, reason=reason, to=to, lr_factor=c.rollback_lr_factor, count=self.rollbacks)
 
-    def _health(self, sums: dict[str, torch.Tensor]) -> str | None:
-        """None if losses are finite and gradients bounded since the last check, else why not."""
-        checks = [v.detach().float().reshape(-1) for v in sums.values()]
+    def _health(self, sums: dict[str, torch.Tensor], params: bool = False) -> str | None:
+        """None if losses are finite and gradients bounded since the last check (and,
+        with `params`, every weight finite: checked before a checkpoint), else why not."""
+        parts = {k: v.detach().float().reshape(-1) for k, v in sums.items()}
         grad = self.grad_monitor.take()
-        limit = self.config.max_grad_norm
-        values = torch.cat(checks + ([grad.float().reshape(1)] if grad is not None else [])) if checks or grad is not None else None
-        if values is None:
+        if grad is not None:
+            parts["gradients"] = grad.detach().float().reshape(-1)
+        if params:
+            weights = [p.detach() for p in self.model.parameters()]
+            if weights:
+                parts["weights"] = torch.stack(torch._foreach_norm(weights)).float()
+        if not parts:
             return None
-        finite = torch.isfinite(values).all()
-        too_big = grad is not None and limit > 0 and bool(grad > limit)
-        bad = not bool(finite) or too_big
-        bad = dist.any_flag(bad) if self.world_size > 1 else bad
+        values = torch.cat(list(parts.values()))
+        limit = self.config.max_grad_norm
+        ok = torch.isfinite(values).all()
+        if grad is not None and limit > 0:
+            ok = ok & (grad <= limit).all()
+        bad = not bool(ok)  # the one host sync of a logging step
+        if self.world_size > 1:
+            bad = dist.any_flag(bad)
         if not bad:
             return None
-        names = [k for k, v in sums.items() if not torch.isfinite(v).all()]
+        names = [k for k, v in parts.items() if not torch.isfinite(v).all()]
         if names:
             return f"non-finite {', '.join(names)}"
-        if grad is not None and not torch.isfinite(grad):
-            return "non-finite gradients"
-        return f"gradient norm {float(grad):.3g} > {limit:g}" if grad is not None else "divergence on another process"
+        if grad is not None and limit > 0 and bool((grad > limit).any()):
+            return f"gradient norm {float(grad.max()):.3g} > {limit:g}"
+        return "divergence on another process"
 
     # -- setup -------------------------------------------------------------------------
     def _setup(self) -> tuple[BatchIterator, dict[str, torch.Tensor]]:
@@ -359,7 +373,7 @@ class Trainer:
                 at_log = self.step % c.log_every == 0 or self.step == total
                 at_ckpt = bool(c.checkpoint_every) and self.step % c.checkpoint_every == 0
                 if at_log or at_ckpt:
-                    problem = self._health(sums)
+                    problem = self._health(sums, params=at_ckpt)
                     if problem is not None:
                         self._rollback(iterator, problem)
                         sums, n_since, busy, t_since = {}, 0, 0.0, time.perf_counter()
