@@ -1,0 +1,190 @@
+"""Export a trained model's generator (GANs) or decoder (VAEs) to ONNX.
+
+The exported graph maps latent codes z (and class labels, for conditional
+families) to images in [0, 1], with a dynamic batch axis. After writing the
+file, the graph is run with onnxruntime on a batch of a different size and
+compared with PyTorch; a difference above `TOLERANCE` is an error.
+
+A family chooses what to export with a method
+``export_module() -> (nn.Module, example_inputs, input_names)``. Families
+without one get a default, found by what they can do:
+
+- adversarial families (``sampling_generator()`` and ``generate(z, labels, net=)``):
+  the sampling generator (EMA weights when present), images mapped from
+  [-1, 1] to [0, 1];
+- VAE families (``decode(z, labels)`` and ``mean_image(out)``): z -> the
+  decoder's mean image;
+- translation families (``translate(images01, direction)`` and
+  ``shapes(direction) -> (generator, input shape, output shape)``): images
+  ("source") -> images through that direction's generator (``--direction``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .errors import GenlabError
+from .models.base import GenerativeModel
+
+TOLERANCE = 1e-4
+OPSET = 17
+IMAGE_KINDS = ("image", "paired-image", "unpaired-image")
+
+
+class GeneratorExport(nn.Module):
+    """z (, labels) -> images in [0, 1] through a GAN's sampling generator."""
+
+    def __init__(self, model: GenerativeModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        net = self.model.sampling_generator()
+        return ((self.model.generate(z, labels, net=net) + 1) / 2).clamp(0, 1)
+
+
+class DecoderExport(nn.Module):
+    """z (, labels) -> the VAE decoder's mean image in [0, 1]."""
+
+    def __init__(self, model: GenerativeModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model.mean_image(self.model.decode(z, labels)).clamp(0, 1)
+
+
+class TranslatorExport(nn.Module):
+    """images in [0, 1] -> translated images in [0, 1], one direction, through the
+    family's generator for that direction (``shapes(direction)[0]``, images in [-1, 1])."""
+
+    def __init__(self, model: GenerativeModel, direction: str):
+        super().__init__()
+        self.model = model
+        self.net = model.shapes(direction)[0]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return ((self.net(images * 2 - 1) + 1) / 2).clamp(0, 1)
+
+
+def _latent_inputs(model: GenerativeModel, n: int, seed: int) -> tuple[list[torch.Tensor], list[str]]:
+    gen = model.make_generator(seed)
+    z = model.latent(n, gen)
+    inputs, names = [z], ["z"]
+    if getattr(model, "conditional", False):
+        inputs.append(torch.arange(n, device=z.device) % max(1, model.num_classes))
+        names.append("labels")
+    return inputs, names
+
+
+def _has(model: Any, *names: str) -> bool:
+    return all(callable(getattr(model, n, None)) for n in names)
+
+
+def export_module(model: GenerativeModel, direction: str | None = None, n: int = 2,
+                  seed: int = 0) -> tuple[nn.Module, tuple[torch.Tensor, ...], list[str]]:
+    """(module, example inputs, input names) to export for `model`."""
+    hook = getattr(model, "export_module", None)
+    if callable(hook):
+        module, inputs, names = hook()
+        inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
+        return module, inputs, list(names)
+    kind = str(model.data_info.get("kind", "image"))
+    if kind not in IMAGE_KINDS:
+        raise GenlabError(f"{model.family} makes {kind} data; ONNX export covers image families "
+                          f"(or families that define export_module())")
+    if _has(model, "translate", "shapes"):
+        dirs = [str(d) for d in (getattr(model, "directions", None) or model.data_info.get("directions")
+                                 or ("AtoB", "BtoA"))]
+        direction = direction or dirs[0]
+        if direction not in dirs:
+            raise GenlabError(f"unknown direction {direction!r}; valid directions: {', '.join(dirs)}")
+        c, h, w = model.shapes(direction)[1]
+        x = torch.rand(n, c, h, w, generator=torch.Generator().manual_seed(seed)).to(model.device)
+        return TranslatorExport(model, direction), (x,), ["source"]
+    if _has(model, "sampling_generator", "generate"):
+        inputs, names = _latent_inputs(model, n, seed)
+        return GeneratorExport(model), tuple(inputs), names
+    if _has(model, "decode", "mean_image"):
+        inputs, names = _latent_inputs(model, n, seed)
+        return DecoderExport(model), tuple(inputs), names
+    raise GenlabError(f"{model.family} has no generator or decoder genlab knows how to export; "
+                      f"define export_module() on the family")
+
+
+def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...], names: Sequence[str], out: Path) -> None:
+    dynamic = {name: {0: "batch"} for name in names}
+    dynamic["images"] = {0: "batch"}
+    kwargs: dict[str, Any] = dict(input_names=list(names), output_names=["images"], dynamic_axes=dynamic,
+                                  opset_version=OPSET, do_constant_folding=True)
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # the TorchScript exporter: no onnxscript needed, dynamic batch axis
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, inputs, str(out), **kwargs)
+
+
+def check_onnx(path: str | Path, module: nn.Module, inputs: tuple[torch.Tensor, ...],
+               names: Sequence[str]) -> tuple[float, list[int]]:
+    """(max |onnxruntime - PyTorch| on `inputs`, output shape)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise GenlabError("checking the export needs onnxruntime; pip install onnxruntime") from None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    feed = {name: t.detach().cpu().numpy() for name, t in zip(names, inputs)}
+    got = torch.from_numpy(session.run(None, feed)[0])
+    with torch.no_grad():
+        want = module(*inputs).float().cpu()
+    if got.shape != want.shape:
+        raise GenlabError(f"ONNX output shape {tuple(got.shape)} differs from PyTorch's {tuple(want.shape)}")
+    return float((got - want).abs().max()), list(got.shape)
+
+
+def export_onnx(model: GenerativeModel, out: str | Path, direction: str | None = None,
+                check_batch: int = 5, tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """Write `model`'s generator/decoder to `out` (.onnx) and check it against PyTorch.
+
+    Returns ``{"path", "inputs", "input_shapes", "output_shape", "max_abs_diff"}``; raises
+    `GenlabError` if onnxruntime's outputs differ from PyTorch's by more than `tolerance`.
+    """
+    try:
+        import onnx  # noqa: F401  (torch.onnx.export needs it)
+    except ImportError:
+        raise GenlabError("ONNX export needs the onnx package; pip install onnx onnxruntime") from None
+    out = Path(out)
+    if out.suffix.lower() != ".onnx":
+        raise GenlabError(f"--out {out} should end in .onnx")
+    from .io import check_writable
+
+    check_writable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    try:
+        module, inputs, names = export_module(model, direction=direction)
+        module.eval()
+        _export(module, inputs, names, out)
+        module.eval()  # the exporter restores train mode recursively; sampling needs eval
+        # a batch of another size exercises the dynamic batch axis
+        if not callable(getattr(model, "export_module", None)):
+            check_inputs = export_module(model, direction=direction, n=check_batch, seed=1)[1]
+        else:
+            check_inputs = inputs
+        diff, output_shape = check_onnx(out, module, check_inputs, names)
+    finally:
+        model.train(was_training)
+    if not diff <= tolerance:
+        raise GenlabError(f"ONNX output differs from PyTorch by {diff:.3g} > {tolerance:g}; "
+                          f"the graph did not export faithfully, report this family")
+    return {"path": str(out), "inputs": list(names), "input_shapes": [list(t.shape) for t in check_inputs],
+            "output_shape": output_shape, "max_abs_diff": diff}

@@ -1,0 +1,53 @@
+"""`genlab serve`: a local web page to explore a trained model.
+
+`ModelSession` holds the model and does the work (sampling with a seed, a
+class and latent controls, interpolation, image translation, sequence
+samples); `create_app` wraps it in a small FastAPI app that serves a
+hand-written page (no CDN, works offline) and JSON endpoints returning PNGs
+as data URLs; `serve` runs that app with uvicorn.
+
+Families plug in through optional methods, found by name:
+
+- ``latent_controls() -> [{"name", "min", "max", "default", "kind", ...}]``
+  replaces the default sliders (the first 8 dimensions of ``latent()``); a
+  control with an ``"index"`` sets that dimension of z, one with ``"start"``
+  and ``"size"`` sets a one-hot block, otherwise the family applies the
+  values itself with ``apply_controls(z, {name: value}) -> z``;
+- ``latent_codes() -> [{"name", "kind", "start", "size"}]`` (InfoGAN's named
+  code slices) gives one slider per code before a few noise sliders;
+- ``translate(images01, direction)`` adds the image upload panel; the
+  directions come from a ``directions`` attribute (default ``AtoB``/``BtoA``);
+- sequence families (data kind ``sequence``/``tokens``) return
+  ``"sequences"`` or ``"tokens"`` (or ``"text"``) from ``sample()``, shown
+  as a plot or as text (``decode_tokens(tokens) -> [str]`` or
+  ``data_info["vocab"]`` turns tokens into text).
+"""
+
+from .session import ModelSession
+
+__all__ = ["ModelSession", "create_app", "serve"]
+
+
+def _need_server_deps():
+    try:
+        import fastapi  # noqa: F401
+        import python_multipart  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        from ..errors import GenlabError
+
+        raise GenlabError(f"genlab serve needs {exc.name}; pip install fastapi uvicorn python-multipart") from None
+
+
+def create_app(session: ModelSession):
+    _need_server_deps()
+    from .app import create_app as _create
+
+    return _create(session)
+
+
+def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu") -> None:
+    _need_server_deps()
+    from .app import serve as _serve
+
+    _serve(run, host=host, port=port, device=device)

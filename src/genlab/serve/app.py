@@ -1,0 +1,116 @@
+"""The FastAPI app of `genlab serve`: a static page and JSON endpoints.
+
+Endpoints (all JSON, images as PNG data URLs):
+
+- ``GET  /api/info``         family, classes, controls, what the page can offer;
+- ``POST /api/generate``     ``{seed, n, label, values}`` -> ``{image | text, values, labels}``;
+- ``POST /api/interpolate``  ``{seed_a, seed_b, steps, label}`` -> ``{image}``;
+- ``POST /api/translate``    multipart ``file`` and ``direction`` -> ``{input, image}``.
+
+A `GenlabError` becomes HTTP 400 with ``{"error": message}``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from ..errors import GenlabError
+from .session import MAX_UPLOAD_BYTES, ModelSession
+
+STATIC = Path(__file__).parent / "static"
+
+
+class GenerateRequest(BaseModel):
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    n: int = Field(16, ge=1, le=64)
+    label: Optional[int] = None
+    values: Optional[dict[str, float]] = None
+
+
+class InterpolateRequest(BaseModel):
+    seed_a: int = Field(0, ge=0, le=2**63 - 1)
+    seed_b: int = Field(1, ge=0, le=2**63 - 1)
+    steps: int = Field(8, ge=2, le=16)
+    label: Optional[int] = None
+
+
+def create_app(session: ModelSession) -> FastAPI:
+    app = FastAPI(title=f"genlab: {session.model.family}", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(GenlabError)
+    async def genlab_error(request: Request, exc: GenlabError):
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    def static(name: str, media_type: str):
+        return FileResponse(STATIC / name, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+    @app.get("/")
+    def index():
+        return static("index.html", "text/html")
+
+    @app.get("/static/app.js")
+    def script():
+        return static("app.js", "text/javascript")
+
+    @app.get("/static/style.css")
+    def style():
+        return static("style.css", "text/css")
+
+    @app.get("/api/info")
+    def info():
+        return session.info()
+
+    @app.post("/api/generate")
+    def generate(req: GenerateRequest):
+        return session.generate(seed=req.seed, n=req.n, label=req.label, values=req.values)
+
+    @app.post("/api/interpolate")
+    def interpolate(req: InterpolateRequest):
+        return session.interpolate(seed_a=req.seed_a, seed_b=req.seed_b, steps=req.steps, label=req.label)
+
+    @app.post("/api/translate")
+    async def translate(file: UploadFile = File(...), direction: str = Form("")):
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        return session.translate(data, direction or None)
+
+    return app
+
+
+def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu") -> None:
+    """Load `run` and answer on http://host:port until Ctrl-C."""
+    import uvicorn
+
+    from ..api import load
+
+    if not 0 < port < 65536:
+        raise GenlabError(f"--port {port} is not a valid port; use 1..65535 (default 7860)")
+    check_port(host, port)
+    model = load(run, device=device)
+    app = create_app(ModelSession(model, source=str(run)))
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"genlab: warning: listening on {host}; the page has no authentication, anyone who can reach "
+              f"this port can use it", file=sys.stderr)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"genlab: serving {model.family} from {run} at http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(config).run()
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail in one line, before loading anything, when host:port cannot be bound."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise GenlabError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port or --host") \
+                from None
