@@ -5,7 +5,10 @@ A GAN family subclasses `AdversarialModel`, builds `self.generator` and
 [-1, 1]) and `discriminate(x, labels)` (one score per item). The objective is
 chosen by name (`loss`, see `genlab.losses`); the step takes care of the
 discriminator steps per generator step, the gradient penalty the objective
-asks for, the R1 penalty and the generator's exponential moving average.
+asks for, the R1 penalty, differentiable augmentation of D's inputs
+(DiffAugment) and the generator's exponential moving average. Every GAN
+family gets a mode-collapse monitor (`genlab.training.diversity`) as a
+Trainer callback.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from torch import nn
 
 from ..config import option
 from ..losses import get_loss, gradient_penalty, r1_penalty
+from ..nn.augment import diff_augment, parse_policy
 from ..registry import LOSSES
 from .base import GenerativeModel
 
@@ -37,17 +41,32 @@ class GANConfig:
     spectral_norm: bool = option(False, help="spectral normalisation in the discriminator")
     r1_gamma: float = option(0.0, help="R1 penalty weight on real data (0 = off)", min=0)
     ema: float = option(0.0, help="generator EMA decay, e.g. 0.999 (0 = off); sampling uses the EMA weights", min=0, max=1)
+    diffaugment: str = option("", help="DiffAugment policies for D's inputs, e.g. color,translation,cutout (empty = off)")
+    collapse_warning: float = option(0.3, help="warn of mode collapse when sample diversity falls below this "
+                                               "fraction of the data's (0 = no monitor)", min=0, max=1)
 
     def validate(self) -> None:
         if self.loss not in LOSSES:
             from ..errors import ConfigError
 
             raise ConfigError(f"bad value {self.loss!r} for 'loss': valid objectives are {', '.join(LOSSES.names())}")
+        parse_policy(self.diffaugment)
 
 
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectrally normalise every linear, convolution and embedding layer of `module` in place."""
+    from torch.nn.utils.parametrizations import spectral_norm
+    from torch.nn.utils.parametrize import is_parametrized
+
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)) and not is_parametrized(m, "weight"):
+            spectral_norm(m)
+    return module
 
 
 def adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
@@ -68,6 +87,12 @@ class AdversarialModel(GenerativeModel):
     def __init__(self, config: Any, data_info: dict[str, Any]):
         super().__init__(config, data_info)
         self.objective = get_loss(config.loss)
+        self.augment_policy = parse_policy(getattr(config, "diffaugment", ""))
+        if self.augment_policy and data_info.get("kind", "image") != "image":
+            from ..errors import ConfigError
+
+            raise ConfigError(f"--diffaugment augments images, but {self.family!r} trains on "
+                              f"{data_info.get('kind')} data here; drop --diffaugment")
 
     def init_ema(self) -> None:
         """Call at the end of a subclass' __init__ once the generator exists."""
@@ -91,9 +116,24 @@ class AdversarialModel(GenerativeModel):
         """Terms added to the generator's loss (InfoGAN's mutual information)."""
         return None
 
+    def extra_discriminator_loss(self, z: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None,
+                                 logs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Terms added to the discriminator's loss on (detached) fakes made from `z` (InfoGAN's
+        mutual information, which also shapes the trunk D shares with Q)."""
+        return None
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
-        """Differentiable augmentation applied to D's inputs (identity here)."""
-        return x
+        """Differentiable augmentation (DiffAugment) applied to D's real and fake inputs."""
+        return diff_augment(x, self.augment_policy) if self.augment_policy else x
+
+    def callbacks(self) -> list[Any]:
+        """A mode-collapse monitor (see `genlab.training.diversity`) unless switched off."""
+        threshold = getattr(self.config, "collapse_warning", 0.0)
+        if not threshold:
+            return []
+        from ..training.diversity import DiversityMonitor
+
+        return [DiversityMonitor(threshold=threshold)]
 
     # -- training -----------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -124,16 +164,20 @@ class AdversarialModel(GenerativeModel):
         fake = self.generate(z, fake_labels)
         for i in range(c.d_steps):
             if i > 0:  # further critic steps see fresh fakes
+                z_d = self.latent(n)
                 with torch.no_grad():
-                    fake_d = self.generate(self.latent(n), fake_labels)
+                    fake_d = self.generate(z_d, fake_labels)
             else:
-                fake_d = fake.detach()
+                z_d, fake_d = z, fake.detach()
             real_in = self.augment(real)
             if c.r1_gamma > 0:
                 real_in = real_in.detach().requires_grad_(True)
             d_real = self.discriminate(real_in, labels)
             d_fake = self.discriminate(self.augment(fake_d), fake_labels)
             loss_d = self.objective.d_loss(d_real, d_fake)
+            extra_d = self.extra_discriminator_loss(z_d, fake_d, fake_labels, logs)
+            if extra_d is not None:
+                loss_d = loss_d + extra_d
             if self.objective.gp_weight:
                 gp = gradient_penalty(lambda x, y=fake_labels: self.discriminate(x, y), real, fake_d) \
                     if not self.conditional else self._conditional_gp(real, fake_d, labels)
