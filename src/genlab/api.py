@@ -98,6 +98,12 @@ def train(family: str, data: str = "fashion-mnist", *, out: str | Path | None = 
 
     model, dataset, train_config = prepare_run(family, config_file=config_file, data=data, **options)
     run_dir = Path(out) if out else default_run_dir(family, train_config.data)
+    callbacks = list(callbacks or [])
+    if train_config.eval_every:
+        from .evaluation import PeriodicEval
+
+        callbacks.append(PeriodicEval(train_config.eval_every, train_config.eval_n, train_config.eval_metrics,
+                                      train_config.best_metric))
     trainer = Trainer(model, dataset, train_config, run_dir, callbacks=callbacks, resume=resume)
     return trainer.fit()
 

@@ -158,6 +158,21 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeMode
     return load_model_dir(resolve(path), device=device)
 
 
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give optimizer state tensors the memory layout of their parameters.
+
+    Saved state is contiguous; parameters may be channels-last. Fused and
+    foreach optimizer kernels then pair elements by storage order, so a state
+    tensor whose layout differs from its parameter would update the wrong
+    elements after a resume."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
 def load_training_state(path: Path, model: GenerativeModel) -> dict[str, Any]:
     """Restore optimizers and model extras into `model`; return the trainer state."""
     verify(path)
@@ -165,6 +180,8 @@ def load_training_state(path: Path, model: GenerativeModel) -> dict[str, Any]:
     for name, state in optim["optimizers"].items():
         if name not in model.optimizers:
             raise CheckpointError(f"{path} has state for optimizer {name!r} that this model does not have")
-        model.optimizers[name].load_state_dict(state)
+        opt = model.optimizers[name]
+        opt.load_state_dict(state)
+        _match_layouts(opt)
     model.load_extra_state(optim.get("model_extra") or {})
     return load_state(path, "trainer")

@@ -11,7 +11,8 @@ from ..errors import ConfigError
 #: settings that may change when a run is resumed (everything else must match)
 RESUMABLE_KEYS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
                   "keep_checkpoints", "device", "progress", "tensorboard", "data_root", "out", "num_workers",
-                  "compile", "channels_last", "grid_size", "amp", "max_rollbacks", "rollback_lr_factor", "max_grad_norm"}
+                  "compile", "channels_last", "grid_size", "eval_every", "eval_n", "eval_metrics",
+                  "best_metric", "amp", "max_rollbacks", "rollback_lr_factor", "max_grad_norm"}
 
 
 @dataclass
@@ -36,8 +37,12 @@ class TrainConfig:
     tensorboard: bool = option(True, help="write TensorBoard scalars and images under RUN/tb")
     progress: bool = option(True, help="show a progress bar")
     deterministic: bool = option(False, help="use deterministic algorithms (bit-exact resume on CPU)")
+    eval_every: int = option(0, help="evaluate samples every N steps (0 = off); best weights go to RUN/best/", min=0)
+    eval_n: int = option(2000, help="samples per periodic evaluation", min=10)
+    eval_metrics: str = option("fid", help="metrics of the periodic evaluation, comma-separated")
+    best_metric: str = option("fid", help="metric that picks the best checkpoint (lower fid/kid is better)")
     amp: Literal["off", "bf16"] = option("off", help="automatic mixed precision (bf16 autocast; for GPUs)")
-    channels_last: bool = option(False, help="channels-last memory format for convolutions")
+    channels_last: bool = option(True, help="channels-last memory format for convolutions (faster on CPU and GPU)")
     compile: bool = option(False, help="torch.compile the model's networks")
     sync_bn: bool = option(False, help="SyncBatchNorm across processes (CUDA, distributed runs)")
     max_rollbacks: int = option(3, help="divergence: roll back to the last good checkpoint at most this often", min=0)

@@ -224,6 +224,7 @@ class Trainer:
             self.model.load_state_dict(snap["model"])
             for k, o in self.model.optimizers.items():
                 o.load_state_dict(copy.deepcopy(snap["optim"][k]))
+                ckpt._match_layouts(o)
             self.model.load_extra_state(copy.deepcopy(snap["extra"]))
             iterator.load_state_dict(snap["data"])
             ckpt.set_rng_state(snap["rng"])

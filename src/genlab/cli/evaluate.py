@@ -1,0 +1,42 @@
+"""`genlab eval RUN-or-SAMPLES [--metrics fid,kid,pr] [--n N] [--ref DATASET]`.
+
+Evaluates a run or checkpoint (it samples the model), or samples from any
+tool (.npz or folder of PNGs), prints a table and appends the JSON to the
+run's metrics.jsonl. `genlab eval --ref DATASET` prints the real-vs-real floor
+(the test split scored against the train split).
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a run, a checkpoint or a set of samples")
+    p.add_argument("target", nargs="?", help="run folder, checkpoint folder, samples .npz or image folder")
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated: fid, kid, pr, dc, is, class_coverage, accuracy (default fid,kid,pr"
+                        " [+ accuracy for conditional models])")
+    p.add_argument("--n", type=int, default=10000, help="number of samples")
+    p.add_argument("--ref", default=None, help="reference dataset[:split] (default: the run's training data)")
+    p.add_argument("--extractor", default="auto", help="auto (domain classifier), inception, or module:callable")
+    p.add_argument("--split", default="test", help="held-out split for family metrics and the floor")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-family-metrics", action="store_true", help="skip the family's own held-out metrics")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from ..errors import GenlabError
+    from ..evaluation import evaluate_run, format_table
+
+    if args.n < 1:
+        raise GenlabError(f"--n must be at least 1 (got {args.n})")
+    row = evaluate_run(args.target, metrics=args.metrics, n=args.n, reference=args.ref, extractor=args.extractor,
+                       seed=args.seed, split=args.split, family_metrics=not args.no_family_metrics,
+                       data_root=args.data_root, device=args.device)
+    print(json.dumps(row) if args.json else format_table(row))
+    return 0
