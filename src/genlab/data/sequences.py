@@ -1,0 +1,357 @@
+"""Sequence datasets: synthetic sines, time series from CSV files, and words.
+
+- ``sines``: the synthetic multivariate sines of TimeGAN (Yoon et al. 2019):
+  each feature of each sequence is ``sin(f * t + p)`` with its own frequency
+  ``f`` and phase ``p`` drawn uniformly from [0, 0.1], mapped to [0, 1].
+  Generated from a fixed seed, so every call gives the same data. The test
+  split is the last 10% of the sequences. With ``classes=K`` each sequence
+  gets a label and class ``k`` draws its frequencies from its own band, a
+  small labelled set for conditional models.
+- ``csv:PATH``: a multivariate time series, one row per time step, with a
+  header. A column named date/time/timestamp (any case) orders the rows,
+  oldest first, and is dropped; without one, the file's order is taken as
+  oldest first. Every other column must be numeric. Each feature is min-max
+  scaled to [0, 1] over the whole file (as in TimeGAN) and the series is cut
+  into sliding windows of ``seq_len`` steps (stride 1). The test split holds
+  the windows that lie wholly in the last 10% of the rows and the train split
+  those wholly in the first 90%, so no time step is in both.
+- ``words:PATH``: character-level words, one per line (default
+  ``/usr/share/dict/american-english``). A line is kept when, stripped of
+  white space, it consists of 1 to ``max_len`` lowercase ASCII letters a-z
+  (this drops proper nouns, possessives such as ``dog's`` and accented
+  words); duplicates are removed. A fixed-seed random 10% is the test split.
+
+Continuous batches hold ``"x"`` as float B x T x D in [0, 1] (the scaled
+values; `inverse_transform` maps them back to original units with the
+scaler saved in ``info``). Token batches hold ``"x"`` as long B x L
+(``BOS c1 .. cn EOS PAD ..``) and ``"length"`` (n + 2, BOS and EOS counted).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from ..registry import DATASETS
+from .base import TensorData
+
+DEFAULT_WORDS = "/usr/share/dict/american-english"
+PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+SPECIALS = [PAD, BOS, EOS, UNK]
+WORD_RULE = re.compile(r"^[a-z]+$")
+DATE_NAMES = {"date", "time", "timestamp", "datetime", "day"}
+TEST_FRACTION = 0.1
+
+
+class SequenceData(TensorData):
+    """Continuous sequences: ``x`` float N x T x D scaled to [0, 1]."""
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.info.get("columns") or [])
+
+    def inverse_transform(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        return inverse_transform(x, self.info)
+
+    def transform(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        return transform(x, self.info)
+
+
+class TokenData(TensorData):
+    """Character sequences: ``x`` long N x L and ``length`` long N."""
+
+    @property
+    def vocab(self) -> list[str]:
+        return list(self.info["vocab"])
+
+    def words(self) -> list[str]:
+        return decode_tokens(self.tensors["x"], self.info)
+
+
+# ---------------------------------------------------------------------------
+# scaling
+
+
+def _scaler_arrays(info: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    scaler = info.get("scaler")
+    if not scaler:
+        raise DataError("this data has no scaler in its info; it was not made by a genlab sequence dataset")
+    lo = torch.tensor(scaler["min"], dtype=torch.float64)
+    hi = torch.tensor(scaler["max"], dtype=torch.float64)
+    return lo, hi
+
+
+def transform(x: torch.Tensor | np.ndarray, info: dict[str, Any]) -> torch.Tensor:
+    """Original units -> [0, 1] with the per-feature min/max of `info["scaler"]`."""
+    lo, hi = _scaler_arrays(info)
+    x = torch.as_tensor(x, dtype=torch.float64)
+    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    return ((x - lo) / span).float()
+
+
+def inverse_transform(x: torch.Tensor | np.ndarray, info: dict[str, Any]) -> torch.Tensor:
+    """[0, 1] values -> original units (the inverse of `transform`)."""
+    lo, hi = _scaler_arrays(info)
+    x = torch.as_tensor(x).detach().cpu().to(torch.float64)
+    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    return (x * span + lo).float()
+
+
+def _make_sequence_data(name: str, windows: np.ndarray, info: dict[str, Any],
+                        labels: np.ndarray | None = None) -> SequenceData:
+    tensors = {"x": torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))}
+    info = {"kind": "sequence", "dataset": name, "shape": list(windows.shape[1:]),
+            "seq_len": int(windows.shape[1]), "dim": int(windows.shape[2]), "num_classes": 0, **info}
+    if labels is not None:
+        tensors["y"] = torch.from_numpy(labels.astype(np.int64))
+        info["num_classes"] = int(labels.max()) + 1
+        info["class_names"] = [str(i) for i in range(info["num_classes"])]
+    return SequenceData(name, tensors, info)
+
+
+def _check_split(split: str, name: str) -> None:
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split {split!r} for {name}; valid splits: train, test")
+
+
+# ---------------------------------------------------------------------------
+# sines
+
+
+@DATASETS.register("sines")
+def sines(root: str | None = None, split: str = "train", image_size: int | None = None, n: int = 10000,
+          seq_len: int = 24, dim: int = 5, classes: int = 0, seed: int = 0) -> SequenceData:
+    """TimeGAN's multivariate sines: n sequences of seq_len steps and dim features in [0, 1]."""
+    _check_split(split, "sines")
+    if n < 10 or seq_len < 2 or dim < 1:
+        raise DataError(f"sines needs n >= 10, seq_len >= 2 and dim >= 1 (got n={n}, seq_len={seq_len}, dim={dim})")
+    rng = np.random.default_rng(seed)
+    t = np.arange(seq_len, dtype=np.float64)
+    if classes:
+        labels = rng.integers(0, classes, size=n)
+        # class k draws its frequencies from the band [k, k + 1] * 0.2 / classes
+        width = 0.2 / classes
+        freq = (labels[:, None] + rng.uniform(0, 1, size=(n, dim))) * width
+    else:
+        labels = None
+        freq = rng.uniform(0, 0.1, size=(n, dim))
+    phase = rng.uniform(0, 0.1, size=(n, dim))
+    data = (np.sin(freq[:, None, :] * t[None, :, None] + phase[:, None, :]) + 1) / 2
+    cut = n - max(1, int(round(TEST_FRACTION * n)))
+    part = slice(0, cut) if split == "train" else slice(cut, n)
+    info = {"split": split, "columns": [f"feature{i}" for i in range(dim)],
+            "scaler": {"min": [0.0] * dim, "max": [1.0] * dim, "columns": [f"feature{i}" for i in range(dim)]},
+            "source": {"loader": "sines", "n": n, "seq_len": seq_len, "dim": dim, "classes": classes, "seed": seed}}
+    return _make_sequence_data("sines", data[part], info, labels[part] if labels is not None else None)
+
+
+# ---------------------------------------------------------------------------
+# CSV time series
+
+
+def _parse_date(text: str) -> float | None:
+    text = text.strip()
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d"):
+        try:
+            return datetime.strptime(text, fmt).timestamp()
+        except ValueError:
+            continue
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def read_csv_series(path: str | Path) -> tuple[np.ndarray, list[str], str | None]:
+    """Rows x features (float64), feature names, and the date column used to order rows (if any)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(f"CSV file {str(p)!r} not found; pass csv:PATH with a CSV file that has a header row")
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f:
+            rows = [r for r in csv.reader(f) if any(cell.strip() for cell in r)]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {p}: {exc}; pass a UTF-8 text CSV file") from None
+    if len(rows) < 2:
+        raise DataError(f"{p} has no data rows; it needs a header row and one row per time step")
+    header = [h.strip() for h in rows[0]]
+    body = rows[1:]
+    for i, r in enumerate(body, start=2):
+        if len(r) != len(header):
+            raise DataError(f"{p} line {i} has {len(r)} fields but the header has {len(header)}; fix the file")
+    date_col = next((j for j, h in enumerate(header) if h.lower() in DATE_NAMES), None)
+    order = None
+    if date_col is not None:
+        stamps = [_parse_date(r[date_col]) for r in body]
+        bad = next((i for i, s in enumerate(stamps) if s is None), None)
+        if bad is not None:
+            raise DataError(f"column {header[date_col]!r} of {p} holds {body[bad][date_col]!r} (line {bad + 2}), "
+                            f"not a date; use YYYY-MM-DD dates or rename the column")
+        order = np.argsort(np.asarray(stamps), kind="stable")
+    features = [j for j in range(len(header)) if j != date_col]
+    if not features:
+        raise DataError(f"{p} has no feature columns besides {header[date_col]!r}; add numeric columns")
+    values = np.empty((len(body), len(features)), dtype=np.float64)
+    for k, j in enumerate(features):
+        for i, r in enumerate(body):
+            cell = r[j].strip()
+            try:
+                v = float(cell)
+            except ValueError:
+                v = math.nan
+            if not math.isfinite(v):
+                raise DataError(f"column {header[j]!r} of {p} is not numeric (line {i + 2}: {cell!r}); "
+                                f"remove the column or fix the value")
+            values[i, k] = v
+    if order is not None:
+        values = values[order]
+    return values, [header[j] for j in features], header[date_col] if date_col is not None else None
+
+
+def sliding_windows(values: np.ndarray, seq_len: int) -> np.ndarray:
+    """All windows of `seq_len` consecutive rows (stride 1): W x seq_len x D."""
+    n = values.shape[0] - seq_len + 1
+    if n < 1:
+        return np.empty((0, seq_len, values.shape[1]), dtype=values.dtype)
+    idx = np.arange(seq_len)[None, :] + np.arange(n)[:, None]
+    return values[idx]
+
+
+@DATASETS.register("csv")
+def csv_series(path: str = "", root: str | None = None, split: str = "train", image_size: int | None = None,
+               seq_len: int = 24, reverse: bool = False) -> SequenceData:
+    """Sliding windows of a CSV time series, min-max scaled per feature."""
+    _check_split(split, "csv")
+    if not path:
+        raise DataError("csv dataset needs a path: use csv:PATH")
+    values, columns, date_col = read_csv_series(path)
+    if reverse:
+        values = values[::-1].copy()
+    lo, hi = values.min(0), values.max(0)
+    info_scaler = {"min": lo.tolist(), "max": hi.tolist(), "columns": columns}
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scaled = (values - lo) / span
+    cut = len(values) - max(1, int(round(TEST_FRACTION * len(values))))
+    part = scaled[:cut] if split == "train" else scaled[cut:]
+    windows = sliding_windows(part, seq_len)
+    if len(windows) == 0:
+        raise DataError(f"{path} has too few rows ({len(values)}) for windows of {seq_len} steps in the {split} split; "
+                        f"use a shorter --seq-len or a longer series")
+    info = {"split": split, "columns": columns, "scaler": info_scaler, "date_column": date_col,
+            "source": {"loader": "csv", "path": str(Path(path).expanduser().resolve()), "seq_len": seq_len,
+                       "reverse": reverse}}
+    return _make_sequence_data(f"csv:{path}", windows, info)
+
+
+# ---------------------------------------------------------------------------
+# words
+
+
+def read_words(path: str | Path = DEFAULT_WORDS, max_len: int = 16) -> list[str]:
+    """Distinct lines of `path` that are 1..max_len lowercase ASCII letters, in file order."""
+    p = Path(path or DEFAULT_WORDS).expanduser()
+    if not p.is_file():
+        hint = " (install it with `apt-get install wamerican`)" if str(p) == DEFAULT_WORDS else ""
+        raise DataError(f"word list {str(p)!r} not found{hint}; pass words:PATH with one word per line")
+    seen: dict[str, None] = {}
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            w = line.strip()
+            if WORD_RULE.match(w) and len(w) <= max_len:
+                seen.setdefault(w, None)
+    if not seen:
+        raise DataError(f"{p} holds no usable words (lines of 1..{max_len} lowercase letters a-z)")
+    return list(seen)
+
+
+def encode_words(words: Sequence[str], vocab: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Words -> (N x (max_len + 2) token ids ``BOS c1 .. cn EOS PAD ..``, lengths n + 2)."""
+    lut = np.full(0x110000 if any(ord(c) > 255 for w in words for c in w) else 256, vocab.index(UNK), dtype=np.int64)
+    for i, c in enumerate(vocab):
+        if len(c) == 1:
+            lut[ord(c)] = i
+    lut[0] = vocab.index(PAD)
+    words = [w[:max_len] for w in words]
+    lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+    codes = np.array([w.ljust(max_len, "\0") for w in words], dtype=f"<U{max_len}")
+    chars = codes.view(np.uint32).reshape(len(words), max_len).astype(np.int64) if len(words) else \
+        np.zeros((0, max_len), dtype=np.int64)
+    x = np.full((len(words), max_len + 2), vocab.index(PAD), dtype=np.int64)
+    x[:, 0] = vocab.index(BOS)
+    x[:, 1:max_len + 1] = lut[chars]
+    x[np.arange(len(words)), lengths + 1] = vocab.index(EOS)
+    return torch.from_numpy(x), torch.from_numpy(lengths + 2)
+
+
+def decode_tokens(tokens: torch.Tensor, info: dict[str, Any]) -> list[str]:
+    """Token ids -> strings: BOS is skipped, decoding stops at EOS or PAD."""
+    vocab = info["vocab"]
+    stop = {vocab.index(EOS), vocab.index(PAD)}
+    skip = {vocab.index(BOS)}
+    unk = vocab.index(UNK)
+    out = []
+    for row in torch.as_tensor(tokens).tolist():
+        chars = []
+        for t in row:
+            if t in stop:
+                break
+            if t in skip:
+                continue
+            chars.append("?" if t == unk or t >= len(vocab) else vocab[t])
+        out.append("".join(chars))
+    return out
+
+
+def split_words(words: list[str], split: str, seed: int = 0) -> list[str]:
+    perm = np.random.default_rng(seed).permutation(len(words))
+    n_test = max(1, int(round(TEST_FRACTION * len(words))))
+    chosen = np.sort(perm[:n_test] if split == "test" else perm[n_test:])
+    return [words[i] for i in chosen]
+
+
+@DATASETS.register("words")
+def words(path: str = "", root: str | None = None, split: str = "train", image_size: int | None = None,
+          max_len: int = 16, seed: int = 0) -> TokenData:
+    """Character-level words (default: Debian's American English word list)."""
+    _check_split(split, "words")
+    source = str(Path(path or DEFAULT_WORDS).expanduser().resolve())
+    everything = read_words(source, max_len)
+    chosen = split_words(everything, split, seed)
+    letters = sorted({c for w in everything for c in w})
+    vocab = SPECIALS + letters
+    x, lengths = encode_words(chosen, vocab, max_len)
+    info = {"kind": "tokens", "dataset": f"words:{path}" if path else "words", "split": split,
+            "vocab": vocab, "max_len": max_len, "shape": [max_len + 2], "num_classes": 0,
+            "pad": vocab.index(PAD), "bos": vocab.index(BOS), "eos": vocab.index(EOS), "unk": vocab.index(UNK),
+            "source": {"loader": "words", "path": source, "max_len": max_len, "seed": seed},
+            "rule": f"lines of 1..{max_len} lowercase ASCII letters a-z, duplicates removed"}
+    return TokenData(info["dataset"], {"x": x, "length": lengths}, info)
+
+
+def reload_source(info: dict[str, Any], split: str) -> TensorData:
+    """The dataset described by `info["source"]` (as saved in a checkpoint), for another split."""
+    src = dict(info.get("source") or {})
+    loader = src.pop("loader", None)
+    if loader is None:
+        raise DataError("this model's data description has no source; pass the data explicitly")
+    if loader == "words":
+        path = src.pop("path")
+        return words(path=path, split=split, **src)
+    if loader == "csv":
+        path = src.pop("path")
+        return csv_series(path=path, split=split, **src)
+    if loader == "sines":
+        return sines(split=split, **src)
+    raise DataError(f"unknown sequence source {loader!r}")

@@ -1,0 +1,28 @@
+"""RGAN hyper-parameters (defaults train on TimeGAN's sines and stock windows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ...config import option
+from ..adversarial import GANConfig
+
+
+@dataclass
+class RGANConfig(GANConfig):
+    latent_dim: int = option(8, help="noise values fed to the generator at every time step", min=1)
+    seq_latent_dim: int = option(
+        8, help="noise values drawn once per sequence and fed at every step (0 = per-step noise only, as C-RNN-GAN)",
+        min=0)
+    hidden: int = option(64, help="LSTM units per generator layer", min=1)
+    layers: int = option(2, help="generator LSTM layers", min=1, max=8)
+    d_hidden: int = option(64, help="LSTM units per direction in the bidirectional discriminator", min=1)
+    d_layers: int = option(1, help="discriminator LSTM layers", min=1, max=8)
+    d_score: Literal["steps", "pooled"] = option(
+        "steps", help="discriminator score: mean of per-step scores (C-RNN-GAN) or one score from the final states")
+    feedback: bool = option(False, help="feed the previous output back into the generator (C-RNN-GAN); slower")
+    label_dim: int = option(8, help="size of the class embedding concatenated to the inputs (conditional data)", min=1)
+    conditional: bool = option(True, help="condition on class labels when the data has them")
+    lr_g: float = option(1e-3, help="generator learning rate", min=0)
+    lr_d: float = option(1e-3, help="discriminator learning rate", min=0)

@@ -1,0 +1,148 @@
+"""RGAN networks: an LSTM generator fed noise at every step, a bidirectional LSTM critic.
+
+The generator reads a fresh noise vector at each of the T steps (and, with
+``feedback``, its own previous output, as in C-RNN-GAN), next to a noise
+vector drawn once per sequence (``seq_latent_dim``; it lets the generator
+pick a sequence-wide level, e.g. a price range, without integrating noise),
+and maps each LSTM output through a linear layer and a sigmoid to the
+[0, 1]-scaled features.
+The discriminator reads the sequence in both directions and scores it by the
+mean of its per-step scores (``d_score=steps``) or from its final states
+(``pooled``). With labelled data (and ``conditional``), a class embedding is
+concatenated to the inputs of both networks at every step.
+
+Training is the shared GAN step of `AdversarialModel` with any objective in
+`genlab.losses` (``loss``); `sample` returns ``{"sequences": N x T x D}`` in
+the data's original units (``scaled=True`` gives the [0, 1] values).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...data.sequences import inverse_transform
+from ...registry import FAMILIES
+from ..adversarial import AdversarialModel
+from .config import RGANConfig
+
+
+class SequenceGenerator(nn.Module):
+    def __init__(self, latent: int, hidden: int, layers: int, out_dim: int, num_classes: int, label_dim: int,
+                 feedback: bool):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, label_dim) if num_classes else None
+        self.feedback = feedback
+        in_dim = latent + (label_dim if num_classes else 0) + (out_dim if feedback else 0)
+        self.rnn = nn.LSTM(in_dim, hidden, layers, batch_first=True)
+        self.out = nn.Linear(hidden, out_dim)
+        self.out_dim = out_dim
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        inp = z
+        if self.embed is not None and labels is not None:
+            inp = torch.cat([z, self.embed(labels)[:, None, :].expand(-1, z.shape[1], -1)], -1)
+        if not self.feedback:
+            h, _ = self.rnn(inp)
+            return torch.sigmoid(self.out(h))
+        prev = inp.new_zeros(inp.shape[0], 1, self.out_dim)
+        state = None
+        outs = []
+        for t in range(inp.shape[1]):
+            h, state = self.rnn(torch.cat([inp[:, t:t + 1], prev], -1), state)
+            prev = torch.sigmoid(self.out(h))
+            outs.append(prev)
+        return torch.cat(outs, 1)
+
+
+class SequenceDiscriminator(nn.Module):
+    def __init__(self, in_dim: int, hidden: int, layers: int, num_classes: int, label_dim: int,
+                 score: str, spectral_norm: bool):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, label_dim) if num_classes else None
+        self.rnn = nn.LSTM(in_dim + (label_dim if num_classes else 0), hidden, layers, batch_first=True,
+                           bidirectional=True)
+        head = nn.Linear(2 * hidden, 1)
+        self.head = nn.utils.parametrizations.spectral_norm(head) if spectral_norm else head
+        self.score = score
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None and labels is not None:
+            x = torch.cat([x, self.embed(labels)[:, None, :].expand(-1, x.shape[1], -1)], -1)
+        h, (hn, _) = self.rnn(x)
+        if self.score == "steps":
+            return self.head(h).mean((1, 2))
+        return self.head(torch.cat([hn[-2], hn[-1]], -1)).reshape(-1)
+
+
+@FAMILIES.register("rgan")
+class RGAN(AdversarialModel):
+    family = "rgan"
+    Config = RGANConfig
+    data_kinds = ("sequence",)
+
+    def __init__(self, config: RGANConfig, data_info: dict[str, Any]):
+        super().__init__(config, data_info)
+        # conditional only when asked for and the data has labels
+        self.conditional = bool(config.conditional and data_info.get("num_classes"))
+        k = self.num_classes if self.conditional else 0
+        self.seq_len, self.dim = int(data_info["seq_len"]), int(data_info["dim"])
+        self.generator = SequenceGenerator(config.latent_dim + config.seq_latent_dim, config.hidden, config.layers, self.dim, k,
+                                           config.label_dim, config.feedback)
+        self.discriminator = SequenceDiscriminator(self.dim, config.d_hidden, config.d_layers, k, config.label_dim,
+                                                   config.d_score, config.spectral_norm)
+        self.init_ema()
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                 net: nn.Module | None = None) -> torch.Tensor:
+        return (net or self.generator)(z, labels)
+
+    def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.discriminator(x, labels)
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """N x T x (latent_dim + seq_latent_dim): fresh noise per step, then noise shared by all steps."""
+        z = self.randn(n, self.seq_len, self.config.latent_dim, generator=generator)
+        if self.config.seq_latent_dim:
+            shared = self.randn(n, 1, self.config.seq_latent_dim, generator=generator)
+            z = torch.cat([z, shared.expand(-1, self.seq_len, -1)], -1)
+        return z
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int | None = None, labels: Any = None, batch_size: int = 500,
+               z: torch.Tensor | None = None, scaled: bool = False) -> dict[str, torch.Tensor]:
+        was_training = self.training
+        self.eval()
+        gen = self.make_generator(seed)
+        labels = self.check_labels(labels, n, gen)
+        if z is None:
+            z = self.latent(n, gen)
+        z = z.to(self.device)
+        net = self.sampling_generator()
+        chunks = []
+        for i in range(0, n, batch_size):
+            y = labels[i:i + batch_size] if labels is not None else None
+            chunks.append(self.generate(z[i:i + batch_size], y, net=net).float().cpu())
+        self.train(was_training)
+        x = torch.cat(chunks)
+        out = {"sequences": x if scaled else inverse_transform(x, self.data_info)}
+        if labels is not None:
+            out["labels"] = labels.cpu()
+        return out
+
+    @torch.no_grad()
+    def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        from ...explore.sequences import render_series
+
+        k = min(4, n)
+        fake = self.sample(k, seed=0)["sequences"]
+        real = inverse_transform(batch["x"][:k], self.data_info) if batch is not None else None
+        return {"series": render_series(real, fake, self.data_info.get("columns"), n=k)}
+
+    def evaluate(self, data: Any, n: int | None = None, seed: int = 0, **steps: int) -> dict[str, float]:
+        """TimeGAN's discriminative and predictive scores of `n` samples against `data`."""
+        from ...seqmetrics import evaluate_sequences
+
+        return evaluate_sequences(self, data, n, seed, **steps)

@@ -1,0 +1,26 @@
+"""SeqVAE hyper-parameters (defaults train on sines, stock windows and English words)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ...config import option
+
+
+@dataclass
+class SeqVAEConfig:
+    cell: Literal["lstm", "gru"] = option("lstm", help="recurrent cell of encoder and decoder")
+    hidden: int = option(128, help="units per recurrent layer", min=1)
+    layers: int = option(1, help="recurrent layers in encoder and decoder", min=1, max=8)
+    embed_dim: int = option(32, help="character embedding size (token data)", min=1)
+    latent_dim: int = option(16, help="size of the latent code z", min=1)
+    beta: float = option(1.0, help="final weight of the KL term", min=0)
+    anneal: Literal["logistic", "linear", "none"] = option(
+        "logistic", help="KL annealing schedule: the KL weight grows from 0 to beta")
+    anneal_steps: int = option(2000, help="steps until the KL weight reaches beta (logistic: ~99%)", min=1)
+    word_dropout: float = option(
+        0.25, help="share of decoder inputs replaced by <unk> (tokens) or zeros (series) while training", min=0, max=1)
+    temperature: float = option(1.0, help="softmax temperature when sampling characters", min=1e-3)
+    grad_clip: float = option(5.0, help="clip the gradient norm to this value (0 = off)", min=0)
+    lr: float = option(1e-3, help="Adam learning rate", min=0)
