@@ -77,7 +77,8 @@ def prepare_run(family: str, *, config_file: str | None = None, **options: Any):
     model_config = build(cls.Config, model_opts, what=f"{family} config")
     train_config = build(TrainConfig, train_opts, what="trainer config")
     seed_everything(train_config.seed, train_config.deterministic)
-    data_opts = {"image_size": train_config.image_size}
+    data_opts = {"image_size": train_config.image_size, "seq_len": train_config.seq_len,
+                 "max_len": train_config.max_len}
     if train_config.strict_data:
         data_opts["strict"] = True
     data = load_dataset(train_config.data, root=train_config.data_root, split=train_config.split, **data_opts)
@@ -125,11 +126,11 @@ def sample(model: GenerativeModel | str | Path, n: int = 64, *, seed: int | None
         raise GenlabError(f"--n must be at least 1 (got {n})")
     samples = model.sample(n, seed=seed, labels=labels)
     if out is not None:
-        save_samples(samples, out)
+        save_samples(samples, out, model=model)
     return samples
 
 
-def save_samples(samples: dict[str, torch.Tensor], out: str | Path) -> Path:
+def save_samples(samples: dict[str, torch.Tensor], out: str | Path, model: GenerativeModel | None = None) -> Path:
     from .io import save_samples as _save
 
-    return _save(samples, out)
+    return _save(samples, out, model=model)

@@ -125,13 +125,25 @@ def _probe(model) -> dict[str, Any]:
     return model.sample(1, seed=0)
 
 
-def _family_metrics(model, dataset, split, data_root, n, seed) -> dict[str, float]:
+def heldout_data(info: dict[str, Any], split: str, root: str | None = None):
+    """The data a model was trained on, another split, prepared the same way."""
     from .data import load_dataset
 
+    if info.get("source"):  # sequence data keeps its loader and options
+        from .data.sequences import reload_source
+
+        return reload_source(info, split)
+    opts = {}
+    if info.get("kind", "image") == "image" and info.get("shape"):
+        opts["image_size"] = int(info["shape"][-1])
+    return load_dataset(info["dataset"], root=root, split=split, **opts)
+
+
+def _family_metrics(model, dataset, split, data_root, n, seed) -> dict[str, float]:
     if not dataset:
         return {}
     try:
-        data = load_dataset(dataset, root=data_root, split=split)
+        data = heldout_data(model.data_info, split, data_root)
     except DataError as exc:
         print(f"genlab: no held-out data for family metrics ({exc})", file=sys.stderr)
         return {}

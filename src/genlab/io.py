@@ -32,11 +32,24 @@ def check_writable(out: Path) -> None:
         raise GenlabError(f"cannot write to {out}: {probe} is not a writable folder; choose another --out")
 
 
-def save_samples(samples: dict[str, torch.Tensor], out: str | Path) -> Path:
+def save_samples(samples: dict[str, torch.Tensor], out: str | Path, model=None) -> Path:
+    """Write samples by the suffix of `out`: .npz, .png/.jpg grid, a folder of PNGs,
+    .csv (sequence families) or .txt (token families, one sample per line)."""
     out = Path(out)
     check_writable(out)
     suffix = out.suffix.lower()
     images = samples.get("images")
+    if suffix == ".csv" and "sequences" in samples:
+        from .explore.sequences import save_sequences_csv
+
+        columns = (model.data_info.get("columns") if model is not None else None)
+        return save_sequences_csv(samples, out, columns)
+    if suffix == ".txt" and "tokens" in samples:
+        from .explore.sequences import save_text
+
+        if model is None or not hasattr(model, "decode_text"):
+            raise GenlabError("writing text needs the model that made the tokens; use genlab sample RUN --out words.txt")
+        return save_text(model.decode_text(samples["tokens"]), out)
     if suffix == ".npz":
         arrays = {}
         for k, v in samples.items():
@@ -50,13 +63,15 @@ def save_samples(samples: dict[str, torch.Tensor], out: str | Path) -> Path:
         np.savez_compressed(out, **arrays)
         return out
     if images is None:
-        raise GenlabError(f"this model's samples are not images; write them to a .npz file instead of {out}")
+        other = "samples.csv" if "sequences" in samples else "words.txt" if "tokens" in samples else "samples.npz"
+        raise GenlabError(f"this model's samples are not images; write them to {other} or a .npz file instead of {out}")
     if suffix in (".png", ".jpg", ".jpeg"):
         from .explore.grid import save_grid
 
         return save_grid(images, out)
     if suffix:
-        raise GenlabError(f"unknown output type {suffix!r}; use grid.png, samples.npz or a folder/")
+        raise GenlabError(f"unknown output type {suffix!r}; use grid.png, samples.npz or a folder/ "
+                          f"(samples.csv / words.txt for sequence families)")
     from PIL import Image
 
     out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..api import datasets, families
+    from ..api import families
     from ..registry import FAMILIES, LOSSES
 
     print("families:")
@@ -18,8 +18,10 @@ def run(args) -> int:
         doc = (cls.__module__ and __import__(cls.__module__.rsplit(".", 1)[0], fromlist=["x"]).__doc__ or "").strip()
         print(f"  {name:<10} {doc.splitlines()[0] if doc else ''}")
     print("datasets:")
-    for name in datasets():
-        print(f"  {name}{':PATH' if name in ('folder', 'csv', 'words') else ''}")
+    from ..data import dataset_specs
+
+    for spec in dataset_specs():
+        print(f"  {spec}")
     print("objectives:")
     print("  " + ", ".join(LOSSES.names()))
     return 0

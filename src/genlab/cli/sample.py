@@ -7,7 +7,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained model")
     p.add_argument("run", help="run folder or checkpoint folder")
     p.add_argument("--n", type=int, default=64, help="number of samples")
-    p.add_argument("--out", default="samples.png", help="grid.png, samples.npz or folder/")
+    p.add_argument("--out", default=None, help="grid.png, samples.npz or folder/; samples.csv or words.txt for "
+                                               "sequence families (default: samples.png, .csv or .txt by family)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--class", dest="label", type=int, default=None, help="class to sample (conditional families)")
     p.add_argument("--device", default="cpu")
@@ -18,6 +19,9 @@ def run(args) -> int:
     from ..api import load, sample
 
     model = load(args.run, device=args.device)
+    if args.out is None:
+        kind = model.data_info.get("kind", "image")
+        args.out = {"sequence": "samples.csv", "tokens": "words.txt"}.get(kind, "samples.png")
     samples = sample(model, args.n, seed=args.seed, labels=args.label, out=args.out)
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in samples.items())
     print(f"wrote {args.out} ({shapes})")

@@ -21,16 +21,23 @@ for _mod in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_mod.name}")
 
 
+def takes_path(name: str) -> bool:
+    """Whether dataset `name` is a prefix dataset (``name:PATH``)."""
+    return "path" in inspect.signature(DATASETS.get(name)).parameters
+
+
+def dataset_specs() -> list[str]:
+    """Dataset names as the user writes them (``folder:PATH`` for prefix datasets)."""
+    return [f"{n}:PATH" if takes_path(n) else n for n in DATASETS.names()]
+
+
 def load_dataset(spec: str, *, root: str | None = None, split: str = "train", **options: Any) -> TensorData:
     """Load a dataset by name (``fashion-mnist``) or prefix (``folder:PATH``)."""
     if not isinstance(spec, str) or not spec:
-        raise DataError(f"no dataset given; valid datasets: {', '.join(DATASETS.names())} (prefixes take :PATH)")
+        raise DataError(f"no dataset given; valid datasets: {', '.join(dataset_specs())}")
     name, colon, path = spec.partition(":")
     if name not in DATASETS:
-        raise DataError(
-            f"unknown dataset {spec!r}; valid datasets: {', '.join(DATASETS.names())} "
-            f"(folder, csv and words take :PATH)"
-        )
+        raise DataError(f"unknown dataset {spec!r}; valid datasets: {', '.join(dataset_specs())}")
     loader = DATASETS.get(name)
     params = inspect.signature(loader).parameters
     kwargs: dict[str, Any] = {"root": root, "split": split}

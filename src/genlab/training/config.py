@@ -21,6 +21,8 @@ class TrainConfig:
     data_root: Optional[str] = option(None, help="where datasets live (else $GENLAB_DATA, Debian's, torchvision's)")
     split: str = option("train", help="dataset split to train on")
     image_size: Optional[int] = option(None, help="resize images to this side (e.g. 32 or 64)", min=4, max=1024)
+    seq_len: Optional[int] = option(None, help="sequence data: window length (csv:, sines)", min=2)
+    max_len: Optional[int] = option(None, help="token data: longest word or line kept (words:)", min=2)
     limit: Optional[int] = option(None, help="use only the first N items of the dataset", min=1)
     strict_data: bool = option(False, help="refuse unreadable files in folder: data instead of skipping them")
     steps: Optional[int] = option(None, help="number of training steps (default 2000 unless --epochs/--minutes)", min=1)

@@ -363,8 +363,10 @@ class Trainer:
         try:
             while self.step < total:
                 batch = next(iterator)
-                if c.channels_last and batch["x"].dim() == 4:
-                    batch["x"] = batch["x"].contiguous(memory_format=torch.channels_last)
+                if c.channels_last:
+                    for k, v in batch.items():
+                        if v.dim() == 4 and v.is_floating_point():
+                            batch[k] = v.contiguous(memory_format=torch.channels_last)
                 with self._autocast():
                     logs = model.train_step(batch, self.step)
                 self.step += 1
