@@ -67,8 +67,8 @@ def fashion() -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def fashion_out(fashion):
-    """Shipped-classifier features and logits of the whole Fashion-MNIST test split."""
-    return get_extractor("fashion-mnist-classifier").extract(fashion[0], batch_size=1000)
+    """Shipped-classifier features and logits of the first 4000 Fashion-MNIST test images."""
+    return get_extractor("fashion-mnist-classifier").extract(fashion[0][:4000], batch_size=1000)
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +142,10 @@ def test_fid_matches_numpy(random_sets):
     real, fake = random_sets
     assert fid(real, fake) == pytest.approx(np_fid(real, fake), rel=REL)
     assert fid(torch.from_numpy(real), torch.from_numpy(fake)) == pytest.approx(np_fid(real, fake), rel=REL)
+    # Fewer samples than dimensions: singular covariances (sqrtm warns; the fallback must agree).
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(12, 20)), rng.normal(size=(15, 20)) + 0.3
+    assert fid(a, b) == pytest.approx(np_fid(a, b), rel=REL)
 
 
 def test_kid_matches_numpy(random_sets):
@@ -174,11 +178,11 @@ def test_is_class_coverage_accuracy_match_numpy():
     expected = np_inception_score(logits, 4)
     assert mean == pytest.approx(expected[0], rel=REL) and std == pytest.approx(expected[1], rel=REL)
 
-    pred = np.array([0] * 50 + [1] * 45 + [2] * 4 + [3] * 1)  # 4 of 5 classes at >= 2%
+    pred = np.array([0] * 50 + [1] * 45 + [2] * 4 + [3] * 1)  # shares .5 .45 .04 .01 0
     onehot = np.eye(5)[pred] * 10
-    cov, ent = class_coverage(onehot)
+    cov, ent = class_coverage(onehot)  # default threshold 0.1 / K = 2%: 3 of 5 classes
     hist = np.bincount(pred, minlength=5) / len(pred)
-    assert cov == pytest.approx(np.mean(hist >= 0.02), rel=REL)
+    assert cov == pytest.approx(np.mean(hist >= 0.02), rel=REL) == 0.6
     assert ent == pytest.approx(scipy.stats.entropy(hist) / np.log(5), rel=REL)
     labels = pred.copy()
     labels[:10] = 4
@@ -194,7 +198,7 @@ def test_fid_of_a_set_with_itself_is_zero(random_sets, fashion_out):
 
 
 def test_fid_grows_with_noise(fashion, fashion_ref):
-    images = fashion[0][2000:3000].float() / 255
+    images = fashion[0][2000:2400].float() / 255
     gen = torch.Generator().manual_seed(0)
     noise = torch.randn(images.shape, generator=gen)
     scores = [
@@ -206,11 +210,11 @@ def test_fid_grows_with_noise(fashion, fashion_ref):
 
 
 def test_precision_recall_fall_on_collapsed_sets(fashion, fashion_out, fashion_ref):
-    real = fashion_ref.features
-    feats, labels = fashion_out.features.numpy(), fashion[1].numpy()
-    diverse = feats[2000:3000]
-    one_class = feats[2000:][labels[2000:] == 0][:1000]
-    one_image = np.repeat(feats[2000:2001], 1000, axis=0)
+    real = fashion_ref.features  # test images 0-1999
+    feats, labels = fashion_out.features.numpy()[2000:4000], fashion[1].numpy()[2000:4000]
+    one_class = feats[labels == 0]  # T-shirts only, about 200
+    diverse = feats[: len(one_class)]  # same size: k-NN radii depend on it
+    one_image = np.repeat(feats[:1], len(one_class), axis=0)
     p_div, r_div = precision_recall(real, diverse)
     p_cls, r_cls = precision_recall(real, one_class)
     p_img, r_img = precision_recall(real, one_image)
@@ -218,7 +222,7 @@ def test_precision_recall_fall_on_collapsed_sets(fashion, fashion_out, fashion_r
     assert p_cls > 0.6, p_cls  # one class of real images is still realistic...
     assert r_cls < r_div - 0.4, (r_cls, r_div)  # ...but misses most of the distribution
     assert r_img < 0.01, r_img
-    assert density_coverage(real, one_class)[1] < density_coverage(real, diverse)[1] - 0.4
+    assert density_coverage(real, one_class)[1] < 0.5 * density_coverage(real, diverse)[1]
 
 
 # ---------------------------------------------------- shipped classifiers
@@ -245,8 +249,9 @@ def test_extractors_load_offline_from_shipped_files(domain, monkeypatch):
 def test_fashion_classifier_accuracy(fashion, fashion_out):
     info = json.loads((WEIGHTS / "fashion-mnist-classifier.json").read_text())
     assert info["test_accuracy"] >= 0.91 and info["test_split"].startswith("test")
-    correct = int((fashion_out.logits.argmax(1) == fashion[1]).sum())
-    assert abs(correct - info["test_correct"]) <= 2, (correct, info["test_correct"])
+    # Re-measured on the first 4000 test images: within 2 points of the full-split figure.
+    measured = float((fashion_out.logits.argmax(1) == fashion[1][:4000]).double().mean())
+    assert measured == pytest.approx(info["test_accuracy"], abs=0.02)
 
 
 def test_mnist_classifier_accuracy():
@@ -290,9 +295,9 @@ def test_evaluate_caches_dataset_reference(monkeypatch, tmp_path, fashion):
 
     def ref_loader():
         calls.append(1)
-        return fashion[0][:1000]
+        return fashion[0][:500]
 
-    gen = fashion[0][1000:1300]
+    gen = fashion[0][500:700]
     a = evaluate(gen, reference="fashion-mnist:test", ref_images=ref_loader, metrics=("fid", "pr"))
     b = evaluate(gen, reference="fashion-mnist:test", ref_images=ref_loader, metrics=("fid", "pr"))
     assert len(calls) == 1 and a == b
@@ -316,7 +321,7 @@ def test_evaluate_all_metrics(fashion, fashion_ref):
     }  # fmt: skip
     assert all(isinstance(v, float) for v in out.values())
     assert out["accuracy"] > 0.85 and out["class_coverage"] == 1.0 and out["class_entropy"] > 0.95
-    assert out["is"] > 5 and abs(out["kid"]) < 0.05
+    assert out["is"] > 5 and abs(out["kid"]) < out["kid_std"]  # real vs real: KID ~ 0
     assert evaluate(images, reference=fashion_ref, metrics="accuracy", labels=labels, n=100)["accuracy"] > 0.8
 
 
@@ -350,6 +355,8 @@ def test_user_extractors():
         evaluate(fake, metrics="is", extractor=torch.nn.Flatten())
     with pytest.raises(MetricsError, match="cannot import extractor 'no_such_module:f'"):
         get_extractor("no_such_module:f")
+    with pytest.raises(MetricsError, match=r"float images must be in \[0, 1\]"):
+        evaluate(fake * 2 - 1, ref_images=real, metrics="fid", extractor="torch.nn:Flatten")
 
 
 def test_inception_without_weights_is_a_one_line_error(monkeypatch, tmp_path):

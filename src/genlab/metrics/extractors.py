@@ -47,7 +47,8 @@ def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
 class ClassifierCNN(nn.Module):
     """Small CNN for 28x28 grey images in [0, 1]: five 3x3 conv layers, global pooling, 2 linear layers.
 
-    `features(x)` is the penultimate activation (`feature_dim`-d, after ReLU);
+    `features(x)` is the penultimate layer (`feature_dim`-d, before its ReLU, so
+    the features have no dead dimensions and a full-rank covariance);
     `forward(x)` returns the logits.  About 157k parameters with the defaults.
     """
 
@@ -60,13 +61,13 @@ class ClassifierCNN(nn.Module):
             *_conv_block(a, b), *_conv_block(b, b), nn.MaxPool2d(2),
             *_conv_block(b, c), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )  # fmt: skip
-        self.embed = nn.Sequential(nn.Linear(c, feature_dim), nn.ReLU(inplace=True))
+        self.embed = nn.Sequential(nn.Linear(c, feature_dim))
         self.dropout = nn.Dropout(0.2)
         self.head = nn.Linear(feature_dim, num_classes)
 
     def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.embed(self.body(x * 2.0 - 1.0))
-        return feats, self.head(self.dropout(feats))
+        feats = self.embed(self.body(x * 2.0 - 1.0))  # pre-activation: no dead (all-zero) dimensions
+        return feats, self.head(self.dropout(F.relu(feats)))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features_and_logits(x)[0]
@@ -110,7 +111,13 @@ def to_float_images(images: Any) -> torch.Tensor:
         return x.float() / 255.0
     if not x.is_floating_point():
         raise MetricsError(f"images must be uint8 or float in [0, 1], got dtype {x.dtype}")
-    return x.float()
+    x = x.float()
+    if x.numel() and (float(x.min()) < -1e-3 or float(x.max()) > 1 + 1e-3):
+        raise MetricsError(
+            f"float images must be in [0, 1], got values in [{float(x.min()):.3g}, {float(x.max()):.3g}] "
+            "(map [-1, 1] model outputs with (x + 1) / 2)"
+        )
+    return x
 
 
 def convert_images(x: torch.Tensor, channels: int | None, size: tuple[int, int] | None) -> torch.Tensor:
@@ -207,7 +214,8 @@ class ClassifierExtractor(FeatureExtractor):
         return self._weights_hash
 
     def compute(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.model.features_and_logits(x)
+        # channels_last roughly doubles CPU convolution throughput for these small images.
+        return self.model.features_and_logits(x.contiguous(memory_format=torch.channels_last))
 
 
 CLASSIFIER_DOMAINS = ("fashion-mnist", "mnist")
@@ -239,6 +247,7 @@ def load_classifier(domain: str) -> ClassifierExtractor:
     meta = safetensors_metadata(data)
     model = ClassifierCNN.from_config(meta)
     model.load_state_dict(load_tensors(data))
+    model.to(memory_format=torch.channels_last)
     return ClassifierExtractor(f"{domain}-classifier", model, hashlib.sha256(data).hexdigest()[:16], meta)
 
 
