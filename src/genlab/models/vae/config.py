@@ -1,4 +1,4 @@
-"""VAE hyper-parameters."""
+"""VAE hyper-parameters (beta-VAE: beta, KL warm-up, capacity schedule)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from ...config import option
 class VAEConfig:
     latent_dim: int = option(16, help="size of the latent code z", min=1)
     architecture: Literal["conv", "mlp"] = option("conv", help="convolutional or fully connected networks")
-    width: int = option(32, help="channels of the first conv layer (conv) ", min=1)
+    width: int = option(32, help="channels of the first conv layer (conv)", min=1)
     hidden: int = option(512, help="hidden units per layer (mlp)", min=1)
     likelihood: Literal["bernoulli", "gaussian"] = option("bernoulli", help="p(x|z): Bernoulli on [0,1] pixels or Gaussian")
     sigma: Optional[float] = option(None, help="Gaussian std; None learns one shared std", min=1e-4)
     beta: float = option(1.0, help="weight of the KL term (beta-VAE)", min=0)
     warmup_steps: int = option(0, help="KL warm-up: beta grows linearly from 0 over these steps", min=0)
-    capacity: float = option(0.0, help="final KL capacity C in nats (Burgess et al. 2018; 0 = off)", min=0)
+    capacity: float = option(0.0, help="final KL capacity C in nats (Burgess et al. 2018; 0 = off); when on, "
+                                          "the loss is rec + gamma |KL - C| and beta/warmup are unused", min=0)
     capacity_steps: int = option(10000, help="steps over which C grows from 0 to its final value", min=1)
     capacity_gamma: float = option(100.0, help="weight gamma of |KL - C| when capacity is on", min=0)
-    binarize: bool = option(False, help="dynamically binarise inputs (Bernoulli draw per pixel) while training")
+    binarize: bool = option(False, help="dynamically binarise inputs (a Bernoulli draw per pixel) while training; "
+                                        "evaluate binarises the test images once, with its seed")
     lr: float = option(1e-3, help="Adam learning rate", min=0)
