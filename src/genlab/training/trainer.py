@@ -293,7 +293,6 @@ class Trainer:
                     child.compile()
         prepared = self.data.prepare(self.device)
         iterator = BatchIterator(prepared, c.batch_size, seed=c.seed, rank=self.rank, world_size=self.world_size)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.resume:
             last = ckpt.latest_valid(self.run_dir)
             if last is None:
@@ -307,6 +306,7 @@ class Trainer:
             raise CheckpointError(f"{self.run_dir} already holds a run; add --resume to continue it, "
                                   f"or choose a new --out folder")
         self._initial_state = self._snapshot(iterator)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.is_main:
             from ..serialization import write_json
 
