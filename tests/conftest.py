@@ -33,3 +33,22 @@ def mnist_t10k() -> Path:
     if not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip("MNIST test split not found in ../shared/data/mnist-t10k")
     return MNIST_T10K
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for tests of many tiny steps (two threads only add overhead there)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def fashion_small():
+    """The first 256 Fashion-MNIST training items and their prepared tensors."""
+    from genlab.data import load_dataset
+
+    require_fashion()
+    data = load_dataset("fashion-mnist").subset(256)
+    return data, data.prepare()

@@ -13,7 +13,6 @@ import torch
 
 import genlab
 from genlab.api import prepare_run
-from genlab.data import load_dataset
 from genlab.errors import ConfigError, GenlabError
 from genlab.nn.augment import cutout, diff_augment, parse_policy, translation
 from genlab.training import Trainer
@@ -27,23 +26,7 @@ TINY = {
     "infogan": dict(g_width=8, d_width=8, q_hidden=16),
 }
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The machine is shared: one intra-op thread is much faster than two contended ones."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def fashion_batch():
-    from .conftest import require_fashion
-
-    require_fashion()
-    data = load_dataset("fashion-mnist").subset(256)
-    return data, data.prepare()
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("family", ["gan", "cgan", "infogan"])
@@ -52,10 +35,10 @@ def test_family_trains_samples_and_round_trips(tmp_path, fashion_dir, family):
     assert model.family == family
 
 
-def test_gan_is_an_mlp_on_flattened_images(fashion_batch):
+def test_gan_is_an_mlp_on_flattened_images(fashion_small):
     from genlab.models.gan import GAN, GANFamilyConfig
 
-    data, _ = fashion_batch
+    data, _ = fashion_small
     model = GAN(GANFamilyConfig(g_hidden=[32], d_hidden=[16], g_activation="relu", g_batchnorm=False), data.info)
     assert not any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     assert isinstance(model.generator[-2], torch.nn.Tanh)
@@ -83,10 +66,10 @@ def test_cgan_samples_requested_classes_and_rejects_bad_ones(tmp_path, fashion_d
     assert saved["images"].shape == (5, 28, 28) and saved["labels"].tolist() == [3] * 5
 
 
-def test_cgan_preview_has_one_row_per_class(fashion_batch):
+def test_cgan_preview_has_one_row_per_class(fashion_small):
     from genlab.models.cgan import CGAN, CGANConfig
 
-    data, _ = fashion_batch
+    data, _ = fashion_small
     model = CGAN(CGANConfig(g_width=8, d_width=8, embed_dim=8), data.info)
     grid = model.preview(64)["samples"]
     assert grid.shape == (100, 1, 28, 28)  # 10 rows (classes) x 10 columns: save_grid lays it out 10 per row
@@ -95,10 +78,10 @@ def test_cgan_preview_has_one_row_per_class(fashion_batch):
     assert torch.equal(grid, again) and labels[:10].tolist() == [0] * 10 and labels[-1] == 9
 
 
-def test_unconditional_families_refuse_labels(fashion_batch):
+def test_unconditional_families_refuse_labels(fashion_small):
     from genlab.models.gan import GAN, GANFamilyConfig
 
-    model = GAN(GANFamilyConfig(g_hidden=[16], d_hidden=[16]), fashion_batch[0].info)
+    model = GAN(GANFamilyConfig(g_hidden=[16], d_hidden=[16]), fashion_small[0].info)
     with pytest.raises(GenlabError, match="not conditional"):
         model.sample(2, labels=1)
 
@@ -113,10 +96,10 @@ def test_infogan_mutual_information_loss_falls(tmp_path, fashion_dir):
     assert mi[-1] < mi[0] - 0.4, mi
 
 
-def test_infogan_codes_and_q_head(fashion_batch):
+def test_infogan_codes_and_q_head(fashion_small):
     from genlab.models.infogan import InfoGAN, InfoGANConfig
 
-    data, prepared = fashion_batch
+    data, prepared = fashion_small
     model = InfoGAN(InfoGANConfig(categorical=[10, 3], continuous=2, latent_dim=8, g_width=8, d_width=8,
                                   q_hidden=16, continuous_loss="mse"), data.info)
     codes = model.latent_codes()
@@ -145,11 +128,11 @@ def test_infogan_codes_and_q_head(fashion_batch):
 
 
 @pytest.mark.parametrize("family", ["gan", "cgan", "infogan", "dcgan"])
-def test_stabilisers_on_every_family(fashion_batch, family):
+def test_stabilisers_on_every_family(fashion_small, family):
     """Spectral norm, R1, EMA, two time-scale rates, n D steps and DiffAugment, all at once."""
     from genlab.registry import FAMILIES
 
-    data, prepared = fashion_batch
+    data, prepared = fashion_small
     tiny = TINY.get(family, dict(g_width=8, d_width=8))
     cls = FAMILIES.get(family)
     config = genlab.config.build(cls.Config, dict(tiny, spectral_norm=True, r1_gamma=1.0, ema=0.9, lr_g=1e-4,
@@ -180,8 +163,8 @@ def test_bad_diffaugment_policy_is_a_config_error():
     assert parse_policy("color, translation") == ["color", "translation"]
 
 
-def test_diffaugment_keeps_shapes_and_is_differentiable(fashion_batch):
-    x = fashion_batch[1]["x"][:8].clone().requires_grad_(True)
+def test_diffaugment_keeps_shapes_and_is_differentiable(fashion_small):
+    x = fashion_small[1]["x"][:8].clone().requires_grad_(True)
     for policy in ["color", "translation", "cutout", "color,translation,cutout"]:
         y = diff_augment(x, policy)
         assert y.shape == x.shape
@@ -201,8 +184,8 @@ def test_diffaugment_keeps_shapes_and_is_differentiable(fashion_batch):
     assert blank.max() == 64 and blank.min() >= 16
 
 
-def test_collapse_monitor_warns_on_collapsed_generator_not_on_real_data(fashion_batch, capsys):
-    _, prepared = fashion_batch
+def test_collapse_monitor_warns_on_collapsed_generator_not_on_real_data(fashion_small, capsys):
+    _, prepared = fashion_small
     real = (prepared["x"] + 1) / 2
     monitor = DiversityMonitor(threshold=0.3, warmup_steps=0)
     monitor.set_reference(real[:64])
@@ -224,8 +207,8 @@ def test_collapse_monitor_warns_on_collapsed_generator_not_on_real_data(fashion_
     assert len(early.warnings) == 2
 
 
-def test_collapse_monitor_class_spread_with_a_classifier(fashion_batch):
-    _, prepared = fashion_batch
+def test_collapse_monitor_class_spread_with_a_classifier(fashion_small):
+    _, prepared = fashion_small
     real, labels = (prepared["x"] + 1) / 2, prepared["y"]
     means = torch.stack([real[labels == k].mean(0) for k in range(10)]).flatten(1)
 
@@ -240,10 +223,10 @@ def test_collapse_monitor_class_spread_with_a_classifier(fashion_batch):
     assert "possible mode collapse at step 2" in monitor.stream.getvalue()
 
 
-def test_collapse_monitor_uses_the_shipped_classifier(fashion_batch):
+def test_collapse_monitor_uses_the_shipped_classifier(fashion_small):
     from genlab.training.diversity import shipped_classifier
 
-    data, prepared = fashion_batch
+    data, prepared = fashion_small
     assert shipped_classifier({**data.info, "shape": [1, 32, 32]}) is None  # only for the data it was trained on
     torch.manual_seed(0)
     expected = torch.rand(3)

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from genlab.config import build
-from genlab.data import load_dataset
 from genlab.losses import get_loss
 from genlab.registry import FAMILIES, LOSSES
 
@@ -18,22 +17,13 @@ FAMILY_OPTIONS = {
 }
 OBJECTIVES = ["minimax", "nonsaturating", "lsgan", "wgan-gp", "hinge"]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def fashion():
-    from .conftest import require_fashion
-
-    require_fashion()
-    data = load_dataset("fashion-mnist").subset(256)
-    return data.info, data.prepare()
+def fashion(fashion_small):
+    data, prepared = fashion_small
+    return data.info, prepared
 
 
 def test_all_objectives_are_registered():

@@ -227,8 +227,10 @@ class AdversarialModel(GenerativeModel):
         return ema if ema is not None else self.generator
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int | None = None, labels: Any = None,
-               batch_size: int = 500, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def generate_all(self, n: int, *, seed: int | None = None, labels: Any = None, batch_size: int = 500,
+                     z: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run the sampling generator (EMA weights when on) over `n` latents in batches,
+        in eval mode; returns its raw outputs on the CPU and the labels used."""
         was_training = self.training
         self.eval()
         gen = self.make_generator(seed)
@@ -242,7 +244,13 @@ class AdversarialModel(GenerativeModel):
             y = labels[i:i + batch_size] if labels is not None else None
             chunks.append(self.generate(z[i:i + batch_size], y, net=net).float().cpu())
         self.train(was_training)
-        out = {"images": torch.cat(chunks).add_(1).div_(2).clamp_(0, 1)}
+        return torch.cat(chunks), (labels.cpu() if labels is not None else None)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int | None = None, labels: Any = None,
+               batch_size: int = 500, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        x, labels = self.generate_all(n, seed=seed, labels=labels, batch_size=batch_size, z=z)
+        out = {"images": x.add_(1).div_(2).clamp_(0, 1)}
         if labels is not None:
-            out["labels"] = labels.cpu()
+            out["labels"] = labels
         return out

@@ -113,23 +113,10 @@ class RGAN(AdversarialModel):
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, labels: Any = None, batch_size: int = 500,
                z: torch.Tensor | None = None, scaled: bool = False) -> dict[str, torch.Tensor]:
-        was_training = self.training
-        self.eval()
-        gen = self.make_generator(seed)
-        labels = self.check_labels(labels, n, gen)
-        if z is None:
-            z = self.latent(n, gen)
-        z = z.to(self.device)
-        net = self.sampling_generator()
-        chunks = []
-        for i in range(0, n, batch_size):
-            y = labels[i:i + batch_size] if labels is not None else None
-            chunks.append(self.generate(z[i:i + batch_size], y, net=net).float().cpu())
-        self.train(was_training)
-        x = torch.cat(chunks)
+        x, labels = self.generate_all(n, seed=seed, labels=labels, batch_size=batch_size, z=z)
         out = {"sequences": x if scaled else inverse_transform(x, self.data_info)}
         if labels is not None:
-            out["labels"] = labels.cpu()
+            out["labels"] = labels
         return out
 
     @torch.no_grad()
