@@ -79,19 +79,28 @@ def test_checkpoint_contents_are_safe_and_verified(tmp_path, fashion_dir):
         genlab.load(run)
 
 
-def test_ctrl_c_saves_a_checkpoint(tmp_path, fashion_dir):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_saves_a_checkpoint(tmp_path, fashion_dir, sig):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "genlab", "train", "dcgan", "--steps", "100000", "--limit", "256",
            "--batch-size", "16", "--g-width", "8", "--d-width", "8", "--log-every", "1", "--out", str(run),
            "--no-tensorboard", "--no-progress", "--checkpoint-every", "0", "--sample-every", "0"]
+    # a shell that started us in the background may have set SIGINT to "ignore"; give the child
+    # the default disposition, as a terminal would
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "GENLAB_OFFLINE": "1"})
-    deadline = time.time() + 120
-    while time.time() < deadline and not (run / "metrics.jsonl").exists():
-        time.sleep(0.2)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+                            env={**os.environ, "GENLAB_OFFLINE": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (run / "metrics.jsonl").exists():
+            time.sleep(0.2)
+        time.sleep(0.5)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     assert "interrupted at step" in err and "--resume" in err
     ckpts = list_checkpoints(run)

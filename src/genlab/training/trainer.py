@@ -18,7 +18,9 @@ import contextlib
 import copy
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -341,7 +343,27 @@ class Trainer:
         return contextlib.nullcontext()
 
     # -- the loop --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _stop_signals(self):
+        """SIGTERM (a scheduler or `kill`) stops training like Ctrl-C: a checkpoint is saved."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
     def fit(self) -> TrainResult:
+        with self._stop_signals():
+            return self._fit()
+
+    def _fit(self) -> TrainResult:
         c = self.config
         iterator, prepared = self._setup()
         model = self.model
