@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 import re
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import GenlabError
+from .explore.grid import figure_png
 
 GRID_RE = re.compile(r"^(?P<name>.+)-step(?P<step>\d+)\.png$")
 SKIP_KEYS = {"step", "time", "eval", "epoch"}
@@ -185,10 +185,7 @@ def plot_groups(rows: list[dict[str, Any]], groups: "OrderedDict[str, list[str]]
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig)
 
 
 # -- HTML -------------------------------------------------------------------------------------

@@ -8,6 +8,18 @@ from pathlib import Path
 import torch
 
 
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, padding: int = 2) -> Path:
     """Write N x C x H x W images in [0, 1] (or one C x H x W image) as a PNG grid."""
     from torchvision.utils import save_image

@@ -103,10 +103,14 @@ class AdversarialModel(GenerativeModel):
     # -- hooks for subclasses -----------------------------------------------------------
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                  net: nn.Module | None = None) -> torch.Tensor:
-        return (net or self.generator)(z)
+        """Images (or sequences) from latents; conditional networks also get the labels."""
+        net = net or self.generator
+        return net(z) if labels is None else net(z, labels)
 
     def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.discriminator(x).reshape(-1)
+        """One score per item; conditional networks also get the labels."""
+        out = self.discriminator(x) if labels is None else self.discriminator(x, labels)
+        return out.reshape(-1)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.randn(n, self.config.latent_dim, generator=generator)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..errors import GenlabError
+from ..explore.grid import figure_png
 from ..models.base import GenerativeModel
 
 #: latent dimensions given a slider when the family does not say otherwise
@@ -331,7 +332,4 @@ def plot_sequences(seq: torch.Tensor, max_lines: int = 16) -> bytes:
     ax.set_xlabel("time step")
     ax.set_ylabel("value")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig)

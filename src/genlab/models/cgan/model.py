@@ -68,13 +68,6 @@ class CGAN(AdversarialModel):
                         if config.spectral_norm else self.discriminator.head.weight, 0.0, 0.02)
         self.init_ema()
 
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
-                 net: nn.Module | None = None) -> torch.Tensor:
-        return (net or self.generator)(z, labels)
-
-    def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.discriminator(x, labels)
-
     def class_grid_labels(self, cols: int, max_classes: int = 16) -> torch.Tensor:
         """Labels for a grid with one row per class (the first `max_classes` classes)."""
         rows = min(self.num_classes, max_classes)

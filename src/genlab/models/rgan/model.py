@@ -95,13 +95,6 @@ class RGAN(AdversarialModel):
                                                    config.d_score, config.spectral_norm)
         self.init_ema()
 
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
-                 net: nn.Module | None = None) -> torch.Tensor:
-        return (net or self.generator)(z, labels)
-
-    def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.discriminator(x, labels)
-
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """N x T x (latent_dim + seq_latent_dim): fresh noise per step, then noise shared by all steps."""
         z = self.randn(n, self.seq_len, self.config.latent_dim, generator=generator)
