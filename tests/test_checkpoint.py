@@ -108,3 +108,17 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path, fashion_dir, sig):
     step = int(ckpts[0].name.split("-")[1])
     assert step >= 1
     assert genlab.load(run).sample(2, seed=0)["images"].shape == (2, 1, 28, 28)
+
+
+def test_a_callback_can_stop_training_early(tmp_path, fashion_dir):
+    from genlab.training import Callback
+
+    class StopAt(Callback):
+        def on_log(self, trainer, step, logs):
+            if step == 4:
+                trainer.should_stop = True
+
+    run = tmp_path / "run"
+    result = train_small("dcgan", run, steps=50, callbacks=[StopAt()], **SMALL)
+    assert result.step == 4 and not result.interrupted
+    assert [p.name for p in list_checkpoints(run)] == ["step-0000004"]

@@ -17,7 +17,8 @@ class Callback:
         pass
 
     def on_log(self, trainer: "Trainer", step: int, logs: dict[str, Any]) -> None:
-        """At logging steps; `logs` may be extended with extra values."""
+        """At logging steps; `logs` may be extended with extra values, and setting
+        ``trainer.should_stop = True`` ends training after this step (with a checkpoint)."""
 
     def on_preview(self, trainer: "Trainer", step: int, images: dict[str, Any]) -> None:
         pass

@@ -97,6 +97,8 @@ class Trainer:
         self.rollbacks = 0
         self.grad_monitor = GradientMonitor()
         self._initial_state: dict[str, Any] | None = None
+        #: set by a callback (e.g. early stopping) to end training at the next logging step
+        self.should_stop = False
 
     # -- helpers ---------------------------------------------------------------------
     @property
@@ -412,9 +414,9 @@ class Trainer:
                 if at_ckpt:
                     result.checkpoint = self.save(iterator) or result.checkpoint
                 busy += time.perf_counter() - t0
-                if c.minutes is not None and at_log:
-                    out_of_time = time.monotonic() >= deadline
-                    if (dist.any_flag(out_of_time) if self.world_size > 1 else out_of_time):
+                if at_log and (c.minutes is not None or self.should_stop):
+                    stop = self.should_stop or time.monotonic() >= deadline
+                    if (dist.any_flag(stop) if self.world_size > 1 else stop):
                         break
         except KeyboardInterrupt:
             result.interrupted = True
