@@ -28,10 +28,10 @@ demo: install data
 	@echo "sample grid: demo-samples.png"
 
 # The test command CI runs (.ci/run calls `make test`).
-test: install
+test: install data
 	GENLAB_OFFLINE=1 $(BIN)/python -m pytest -q
 
-test-all: install
+test-all: install data
 	GENLAB_OFFLINE=1 $(BIN)/python -m pytest -q -m ""
 
 clean:
