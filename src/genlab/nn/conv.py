@@ -98,6 +98,19 @@ class DownStack(nn.Module):
         return self.body(x)
 
 
+class ConvDiscriminator(nn.Module):
+    """DCGAN's discriminator: a `DownStack` and a convolution to one score per image."""
+
+    def __init__(self, channels: int, size: int, width: int, spectral_norm: bool = False):
+        super().__init__()
+        self.features = DownStack(channels, size, width, norm="batch", spectral_norm=spectral_norm)
+        head = nn.Conv2d(self.features.out_channels, 1, self.features.base, 1, 0)
+        self.head = _sn(head, spectral_norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
 def init_dcgan(module: nn.Module) -> None:
     """Weights N(0, 0.02), BatchNorm scale N(1, 0.02), as in the DCGAN paper."""
     for m in module.modules():

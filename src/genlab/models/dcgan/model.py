@@ -10,21 +10,10 @@ from typing import Any
 
 from torch import nn
 
-from ...nn.conv import DownStack, UpStack, init_dcgan
+from ...nn.conv import ConvDiscriminator, UpStack, init_dcgan
 from ...registry import FAMILIES
 from ..adversarial import AdversarialModel
 from .config import DCGANConfig
-
-
-class Discriminator(nn.Module):
-    def __init__(self, channels: int, size: int, width: int, spectral_norm: bool):
-        super().__init__()
-        self.features = DownStack(channels, size, width, norm="batch", spectral_norm=spectral_norm)
-        head = nn.Conv2d(self.features.out_channels, 1, self.features.base, 1, 0)
-        self.head = nn.utils.parametrizations.spectral_norm(head) if spectral_norm else head
-
-    def forward(self, x):
-        return self.head(self.features(x))
 
 
 @FAMILIES.register("dcgan")
@@ -36,6 +25,6 @@ class DCGAN(AdversarialModel):
         super().__init__(config, data_info)
         c, h, w = self.image_shape
         self.generator = nn.Sequential(UpStack(config.latent_dim, c, h, config.g_width, norm="batch"), nn.Tanh())
-        self.discriminator = Discriminator(c, h, config.d_width, config.spectral_norm)
+        self.discriminator = ConvDiscriminator(c, h, config.d_width, config.spectral_norm)
         init_dcgan(self)
         self.init_ema()

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...nn.conv import DownStack, UpStack, init_dcgan
+from ...nn.conv import ConvDiscriminator, UpStack, init_dcgan
 from ...registry import FAMILIES
 from ..adversarial import AdversarialModel
 from .config import InfoGANConfig
@@ -33,17 +33,7 @@ from .config import InfoGANConfig
 LOG_2PI = math.log(2 * math.pi)
 
 
-class Trunk(nn.Module):
-    """D's shared convolutional trunk and its real/fake head."""
-
-    def __init__(self, channels: int, size: int, width: int, spectral_norm: bool):
-        super().__init__()
-        self.features = DownStack(channels, size, width, norm="batch", spectral_norm=spectral_norm)
-        head = nn.Conv2d(self.features.out_channels, 1, self.features.base, 1, 0)
-        self.head = nn.utils.parametrizations.spectral_norm(head) if spectral_norm else head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+Trunk = ConvDiscriminator  # D's shared convolutional trunk and its real/fake head
 
 
 class QHead(nn.Module):
