@@ -87,13 +87,12 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
             model = load(path, device=device)
             info = {"what": f"{model.family} samples", "family": model.family}
             dataset = model.data_info.get("dataset")
-            if model.data_info.get("kind", "image") == "image" and "images" in _probe(model):
+            images = None
+            if model.data_info.get("kind", "image") == "image":
                 out = model.sample(n, seed=seed)
-                images = out["images"]
+                images = out.get("images")
                 labels = out.get("labels")
                 reference = reference or (f"{dataset}:train" if dataset else None)
-            else:
-                images = None
             if family_metrics:
                 result.update(_family_metrics(model, dataset, split, data_root, n, seed))
         else:
@@ -119,10 +118,6 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
     if write and target is not None and model is not None:
         _append(Path(target), row)
     return row
-
-
-def _probe(model) -> dict[str, Any]:
-    return model.sample(1, seed=0)
 
 
 def heldout_data(info: dict[str, Any], split: str, root: str | None = None):

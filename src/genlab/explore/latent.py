@@ -34,7 +34,7 @@ METHODS = ("linear", "slerp")
 # -- interpolation maths -------------------------------------------------------------------
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Linear interpolation; `t` has shape (steps,), result (steps, *z0.shape)."""
-    t = t.reshape(-1, *([1] * z0.dim())).to(torch.float64)
+    t = t.reshape(-1, *([1] * z0.dim())).to(z0.device, torch.float64)
     return ((1 - t) * z0.double() + t * z1.double()).to(z0.dtype)
 
 
@@ -45,7 +45,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, eps: float = 1e-7
     exactly; nearly parallel vectors fall back to linear interpolation.
     """
     a, b = z0.double(), z1.double()
-    t = t.to(torch.float64).reshape(-1, *([1] * a.dim()))
+    t = t.to(a.device, torch.float64).reshape(-1, *([1] * a.dim()))
     na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
     ua, ub = a / na.clamp_min(eps), b / nb.clamp_min(eps)
     omega = torch.arccos((ua * ub).sum(-1, keepdim=True).clamp(-1, 1))

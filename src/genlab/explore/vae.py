@@ -18,6 +18,7 @@ import torch
 from ..errors import GenlabError
 from ..registry import EXPLORERS
 from .grid import save_grid
+from .latent import interpolate
 
 
 # -- shared helpers -----------------------------------------------------------------------
@@ -203,16 +204,6 @@ class Traverse:
 
 
 # -- interpolation ----------------------------------------------------------------------
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between rows a and b at fractions t (N x 1)."""
-    cos = torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1 + 1e-7, 1 - 1e-7)
-    omega = torch.acos(cos)
-    so = torch.sin(omega)
-    if float(so) < 1e-6:
-        return (1 - t) * a + t * b
-    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
-
-
 class Interpolate:
     help = "rows from one real image to another through the latent space (posterior means)"
 
@@ -240,7 +231,7 @@ class Interpolate:
         rows = []
         for p in range(pairs):
             a, b = mu[2 * p], mu[2 * p + 1]
-            z = slerp(a[None], b[None], t) if args.mode == "slerp" else (1 - t) * a + t * b
+            z = interpolate(a, b, args.steps, args.mode)
             y = None
             if labels is not None:  # blend the one-hot labels along the path
                 ya, yb = (F.one_hot(labels[i], model.num_classes).float() for i in (2 * p, 2 * p + 1))

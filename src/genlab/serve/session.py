@@ -18,6 +18,7 @@ import torch
 
 from ..errors import GenlabError
 from ..explore.grid import figure_png
+from ..explore.latent import interpolate
 from ..models.base import GenerativeModel
 
 #: latent dimensions given a slider when the family does not say otherwise
@@ -50,20 +51,6 @@ def grid_png(images: torch.Tensor, nrow: int | None = None) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between rows `a` and `b` (1 x D) at fractions `t` (T,)."""
-    a_flat, b_flat = a.reshape(1, -1), b.reshape(1, -1)
-    cos = torch.nn.functional.cosine_similarity(a_flat, b_flat).clamp(-1, 1)
-    omega = torch.arccos(cos)
-    t = t.reshape(-1, 1)
-    if float(omega.abs()) < 1e-4 or float((math.pi - omega).abs()) < 1e-4:
-        out = (1 - t) * a_flat + t * b_flat
-    else:
-        so = torch.sin(omega)
-        out = torch.sin((1 - t) * omega) / so * a_flat + torch.sin(t * omega) / so * b_flat
-    return out.reshape(-1, *a.shape[1:])
 
 
 class ModelSession:
@@ -224,7 +211,7 @@ class ModelSession:
             za, zb = self._latent(1, seed_a), self._latent(1, seed_b)
             if za is None or not self.accepts_z:
                 raise GenlabError(f"{self.model.family} has no latent space to interpolate in")
-            z = slerp(za, zb, torch.linspace(0, 1, steps, device=za.device))
+            z = interpolate(za[0], zb[0], steps, "slerp")
             if label is None or label < 0:
                 labels = None if not self.class_names else self.model.check_labels(
                     None, 1, self.model.make_generator(seed_a)).expand(steps)
