@@ -70,9 +70,45 @@ class UpStack(nn.Module):
                 layers += [_norm(norm, out), nn.ReLU(inplace=True)]
             ch = out
         self.body = nn.Sequential(*layers)
+        self._first_conv = next(i for i, m in enumerate(layers) if isinstance(m, nn.ConvTranspose2d))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.project(z))
+        h = self.project(z)
+        if h.shape[-1] > 1 and self.body[self._first_conv].weight.is_contiguous(memory_format=torch.channels_last):
+            # the reshaped linear projection comes out NCHW; in a channels-last model the
+            # gradients coming back from the first convolution are NHWC, and elementwise
+            # backward ops (ReLU, BatchNorm) over mixed layouts take a slow strided path
+            h = h.contiguous(memory_format=torch.channels_last)
+        return self.body(h)
+
+
+class _FlattenKeepingLayout(torch.autograd.Function):
+    """Flatten N x C x H x W to N x CHW (in NCHW order, whatever the memory layout);
+    the gradient goes back in the input's layout, not as an NCHW view."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.shape = x.shape
+        ctx.channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        return x.reshape(x.shape[0], -1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.reshape(ctx.shape)
+        return grad.contiguous(memory_format=torch.channels_last) if ctx.channels_last else grad
+
+
+class Flatten(nn.Module):
+    """`nn.Flatten()` for conv features that keeps channels-last gradients channels-last.
+
+    With `nn.Flatten` the gradient of a channels-last feature map arrives as an NCHW
+    view, and the activation's backward then mixes layouts (several times slower on CPU).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4 and x.shape[-1] > 1 and x.requires_grad and torch.is_grad_enabled():
+            return _FlattenKeepingLayout.apply(x)
+        return x.flatten(1)
 
 
 class DownStack(nn.Module):

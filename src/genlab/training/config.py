@@ -12,7 +12,7 @@ from ..errors import ConfigError
 RESUMABLE_KEYS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
                   "keep_checkpoints", "device", "progress", "tensorboard", "data_root", "out", "num_workers",
                   "compile", "channels_last", "grid_size", "eval_every", "eval_n", "eval_metrics",
-                  "best_metric", "amp", "max_rollbacks", "rollback_lr_factor", "max_grad_norm"}
+                  "best_metric", "amp", "keep_freed_memory", "max_rollbacks", "rollback_lr_factor", "max_grad_norm"}
 
 
 @dataclass
@@ -46,6 +46,8 @@ class TrainConfig:
     amp: Literal["off", "bf16"] = option("off", help="automatic mixed precision (bf16 autocast; for GPUs)")
     channels_last: bool = option(True, help="channels-last memory format for convolutions (faster on CPU and GPU)")
     compile: bool = option(False, help="torch.compile the model's networks")
+    keep_freed_memory: bool = option(True, help="CPU runs on Linux: keep freed memory in the process between steps "
+                                                "(glibc mallopt) instead of page-faulting fresh memory each step")
     sync_bn: bool = option(False, help="SyncBatchNorm across processes (CUDA, distributed runs)")
     max_rollbacks: int = option(3, help="divergence: roll back to the last good checkpoint at most this often", min=0)
     rollback_lr_factor: float = option(0.5, help="divergence: multiply learning rates by this after a rollback",

@@ -35,6 +35,7 @@ from ..models.base import GenerativeModel, read_config
 from . import checkpoint as ckpt
 from . import distributed as dist
 from .callbacks import Callback
+from .allocator import keep_freed_memory
 from .config import RESUMABLE_KEYS, TrainConfig
 
 DEFAULT_STEPS = 2000
@@ -280,6 +281,8 @@ class Trainer:
             for name, child in list(model.named_children()):
                 setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(child))
         model.to(self.device)
+        if c.keep_freed_memory and self.device.type == "cpu":
+            keep_freed_memory()
         if c.channels_last:
             model.to(memory_format=torch.channels_last)
         model.train()

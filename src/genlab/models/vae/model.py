@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...nn import MLP
-from ...nn.conv import DownStack, UpStack
+from ...nn.conv import DownStack, Flatten, UpStack
 from ...registry import FAMILIES
 from ..adversarial import adam
 from ..base import GenerativeModel
@@ -46,7 +46,7 @@ class Encoder(nn.Module):
         c, h, w = shape
         if config.architecture == "conv":
             self.features = nn.Sequential(DownStack(c + (extra > 0) * extra, h, config.width, norm="batch"),
-                                          nn.Flatten())
+                                          Flatten())
             with torch.no_grad():
                 n_feat = self.features(torch.zeros(2, c + extra, h, w)).shape[1]
         else:
