@@ -64,7 +64,7 @@ def default_run_dir(family: str, data: str) -> Path:
 
 def prepare_run(family: str, *, config_file: str | None = None, **options: Any):
     """Validate options, seed, load data and build the model (no training yet)."""
-    from .data import load_dataset
+    from .data import dataset_options, load_dataset
     from .training.config import TrainConfig
 
     families()
@@ -81,6 +81,8 @@ def prepare_run(family: str, *, config_file: str | None = None, **options: Any):
                  "max_len": train_config.max_len}
     if train_config.strict_data:
         data_opts["strict"] = True
+    if train_config.num_workers is not None and "workers" in dataset_options(train_config.data):
+        data_opts["workers"] = train_config.num_workers
     data = load_dataset(train_config.data, root=train_config.data_root, split=train_config.split, **data_opts)
     if train_config.limit is not None:
         data = data.subset(train_config.limit)

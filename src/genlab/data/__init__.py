@@ -26,6 +26,12 @@ def takes_path(name: str) -> bool:
     return "path" in inspect.signature(DATASETS.get(name)).parameters
 
 
+def dataset_options(spec: str) -> set[str]:
+    """The keyword options the loader of dataset `spec` takes (empty for an unknown name)."""
+    name = spec.partition(":")[0] if isinstance(spec, str) else ""
+    return set(inspect.signature(DATASETS.get(name)).parameters) if name in DATASETS else set()
+
+
 def dataset_specs() -> list[str]:
     """Dataset names as the user writes them (``folder:PATH`` for prefix datasets)."""
     return [f"{n}:PATH" if takes_path(n) else n for n in DATASETS.names()]

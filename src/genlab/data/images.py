@@ -229,13 +229,64 @@ def _image_files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+#: folders with fewer files than this are decoded in the main process (workers cost a start-up)
+PARALLEL_DECODE_MIN_FILES = 512
+
+
+def default_workers() -> int:
+    return min(8, os.cpu_count() or 1)
+
+
+def _decode_image(path: Path, grey: bool, size: int) -> np.ndarray | None:
+    """One file as uint8 C x size x size (centre-cropped and resized if needed); None if unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            p = im.convert("L" if grey else "RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+    w, h = p.size
+    if (w, h) != (size, size):
+        s = min(w, h)
+        p = p.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        p = p.resize((size, size), Image.BICUBIC)
+    a = np.asarray(p, dtype=np.uint8)
+    return a[None] if grey else a.transpose(2, 0, 1)
+
+
+class _ImageFiles(torch.utils.data.Dataset):
+    def __init__(self, files: list[Path], grey: bool, size: int):
+        self.files, self.grey, self.size = files, grey, size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> np.ndarray | None:
+        return _decode_image(self.files[i], self.grey, self.size)
+
+
+def _decode_all(files: list[Path], grey: bool, size: int, workers: int) -> list[np.ndarray | None]:
+    """Decode `files` in order, in `workers` worker processes for large folders."""
+    if workers <= 0 or len(files) < PARALLEL_DECODE_MIN_FILES:
+        return [_decode_image(f, grey, size) for f in files]
+    loader = torch.utils.data.DataLoader(_ImageFiles(files, grey, size), batch_size=64, num_workers=workers,
+                                         collate_fn=list)
+    return [a for batch in loader for a in batch]
+
+
 def load_folder(path: str, split: str = "train", image_size: int | None = None, strict: bool = False,
-                name: str | None = None) -> ImageData:
+                name: str | None = None, workers: int | None = None) -> ImageData:
     """Every image under PATH; class subfolders (PATH/<class>/*.png) become labels.
 
     Files that are not readable images are skipped with a count on stderr, or
     refused with `strict=True`. Images of mixed sizes are centre-cropped to a
     square and resized to `image_size`, or to the most common size among them.
+    A first pass reads only the headers (sizes, colour modes); the decoding pass
+    runs in `workers` worker processes (default: up to 8, one per core) when the
+    folder holds 512 files or more. The images are then held in memory as uint8,
+    so training draws batches by indexing, with no loader between steps.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -250,15 +301,28 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
     files = _image_files(root)
     if not files:
         raise DataError(f"folder {str(root)!r} holds no files; put images (.png, .jpg, ...) in it")
-    pics, labels, bad = [], [], []
+    headers: list[tuple[Path, tuple[int, int], str]] = []
+    bad: list[Path] = []
     for f in files:
         try:
-            with Image.open(f) as im:
-                im.load()
-                pics.append(im.convert("RGB") if im.mode not in ("L", "RGB") else im.copy())
+            with Image.open(f) as im:  # reads the header only
+                headers.append((f, im.size, im.mode))
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             bad.append(f)
+    grey = bool(headers) and all(mode == "L" for _, _, mode in headers)
+    sizes = Counter(size for _, size, _ in headers)
+    chosen_size = image_size is None
+    if headers and image_size is None:
+        (w, h), _ = sizes.most_common(1)[0]
+        image_size = min(w, h)
+    decoded = _decode_all([f for f, _, _ in headers], grey, image_size or 1,
+                          default_workers() if workers is None else workers)
+    arrays, labels = [], []
+    for (f, _, _), a in zip(headers, decoded):
+        if a is None:  # a valid header but a truncated or corrupt body
+            bad.append(f)
             continue
+        arrays.append(a)
         if classes is not None:
             labels.append(classes.index(f.relative_to(root).parts[0]) if len(f.relative_to(root).parts) > 1 else -1)
     if bad and strict:
@@ -268,28 +332,13 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
         import sys
 
         print(f"genlab: skipped {len(bad)} unreadable file(s) in {root} (first: {bad[0].name})", file=sys.stderr)
-    if not pics:
+    if not arrays:
         raise DataError(f"folder {str(root)!r} holds no readable images; put .png or .jpg files in it")
-    grey = all(p.mode == "L" for p in pics)
-    sizes = Counter(p.size for p in pics)
-    if image_size is None:
-        (w, h), _ = sizes.most_common(1)[0]
-        image_size = min(w, h)
-        if len(sizes) > 1:
-            import sys
+    if len(sizes) > 1 and chosen_size:
+        import sys
 
-            print(f"genlab: images in {root} have {len(sizes)} sizes; centre-cropping and resizing all to "
-                  f"{image_size}x{image_size} (set --image-size to choose)", file=sys.stderr)
-    arrays = []
-    for p in pics:
-        p = p.convert("L" if grey else "RGB")
-        w, h = p.size
-        if (w, h) != (image_size, image_size):
-            s = min(w, h)
-            p = p.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-            p = p.resize((image_size, image_size), Image.BICUBIC)
-        a = np.asarray(p, dtype=np.uint8)
-        arrays.append(a[None] if grey else a.transpose(2, 0, 1))
+        print(f"genlab: images in {root} have {len(sizes)} sizes; centre-cropped and resized all to "
+              f"{image_size}x{image_size} (set --image-size to choose)", file=sys.stderr)
     images = torch.from_numpy(np.stack(arrays))
     lab = None
     if classes is not None and all(v >= 0 for v in labels):
@@ -300,7 +349,7 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
 
 @DATASETS.register("folder")
 def folder(path: str = "", root: str | None = None, split: str = "train", image_size: int | None = None,
-           strict: bool = False) -> ImageData:
+           strict: bool = False, workers: int | None = None) -> ImageData:
     if not path:
         raise DataError("folder dataset needs a path: use folder:PATH")
-    return load_folder(path, split=split, image_size=image_size, strict=strict)
+    return load_folder(path, split=split, image_size=image_size, strict=strict, workers=workers)

@@ -104,7 +104,7 @@ def match_lengths(a: torch.Tensor, b: torch.Tensor,
 
 @DATASETS.register("unpaired")
 def unpaired(path: str = "", root: str | None = None, split: str = "train", image_size: int | None = None,
-             strict: bool = False) -> UnpairedData:
+             strict: bool = False, workers: int | None = None) -> UnpairedData:
     """``PATH/{train,test}{A,B}/`` folders of images, CycleGAN's distribution layout."""
     if not path:
         raise DataError("unpaired dataset needs a path: use unpaired:PATH "
@@ -124,7 +124,7 @@ def unpaired(path: str = "", root: str | None = None, split: str = "train", imag
         folder = base / f"{split}{side}"
         size = image_size if image_size is not None or side == "A" else int(sides["A"].shape[-1])
         data = load_folder(str(folder), split=split, image_size=size, strict=strict,
-                           name=f"unpaired:{path}/{split}{side}")
+                           name=f"unpaired:{path}/{split}{side}", workers=workers)
         sides[side] = data.images
     a, b = sides["A"], sides["B"]
     counts = {"size_a": len(a), "size_b": len(b)}

@@ -14,6 +14,8 @@ discriminator's and the generator's losses:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -92,16 +94,21 @@ def get_loss(name: str) -> GANLoss:
     return LOSSES.get(name)()
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *args) -> torch.Tensor:
-    """E[(||grad D(x_hat)|| - 1)^2] on random interpolates x_hat (WGAN-GP)."""
+def input_gradient(out: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """d out.sum() / d inputs, keeping the graph (so a penalty on it can be trained)."""
+    return torch.autograd.grad(out.sum(), inputs, create_graph=True)[0]
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *args,
+                     grad_fn: Callable = input_gradient) -> torch.Tensor:
+    """E[(||grad D(x_hat)|| - 1)^2] on random interpolates x_hat (WGAN-GP).
+    `grad_fn(out, x)` computes the input gradient (a model's, under fp16 loss scaling)."""
     alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    out = critic(x_hat, *args)
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+    grad = grad_fn(critic(x_hat, *args), x_hat)
+    return (grad.flatten(1).float().norm(2, dim=1) - 1).pow(2).mean()
 
 
-def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+def r1_penalty(d_real: torch.Tensor, real: torch.Tensor, grad_fn: Callable = input_gradient) -> torch.Tensor:
     """E[||grad D(x)||^2] on real data (Mescheder et al. 2018); `real` must require grad."""
-    (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
-    return grad.flatten(1).pow(2).sum(1).mean()
+    return grad_fn(d_real, real).flatten(1).float().pow(2).sum(1).mean()

@@ -94,6 +94,10 @@ class AdversarialModel(GenerativeModel):
             raise ConfigError(f"--diffaugment augments images, but {self.family!r} trains on "
                               f"{data_info.get('kind')} data here; drop --diffaugment")
 
+    @property
+    def uses_gradient_penalty(self) -> bool:
+        return self.config.r1_gamma > 0 or bool(self.objective.gp_weight)
+
     def init_ema(self) -> None:
         """Call at the end of a subclass' __init__ once the generator exists."""
         if self.config.ema > 0:
@@ -183,17 +187,16 @@ class AdversarialModel(GenerativeModel):
             if extra_d is not None:
                 loss_d = loss_d + extra_d
             if self.objective.gp_weight:
-                gp = gradient_penalty(lambda x, y=fake_labels: self.discriminate(x, y), real, fake_d) \
+                gp = gradient_penalty(lambda x, y=fake_labels: self.discriminate(x, y), real, fake_d,
+                                      grad_fn=self.input_gradient) \
                     if not self.conditional else self._conditional_gp(real, fake_d, labels)
                 loss_d = loss_d + self.objective.gp_weight * gp
                 logs["gp"] = gp.detach()
             if c.r1_gamma > 0:
-                r1 = r1_penalty(d_real, real_in)
+                r1 = r1_penalty(d_real, real_in, grad_fn=self.input_gradient)
                 loss_d = loss_d + 0.5 * c.r1_gamma * r1
                 logs["r1"] = r1.detach()
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            self.optimize(loss_d, opt_d)
 
         # generator phase: D's weights need no gradients here
         set_requires_grad(self.discriminator, False)
@@ -202,9 +205,7 @@ class AdversarialModel(GenerativeModel):
         extra = self.extra_generator_loss(z, fake, fake_labels, logs)
         if extra is not None:
             loss_g = loss_g + extra
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        self.optimize(loss_g, opt_g)
         set_requires_grad(self.discriminator, True)
         if c.ema > 0:
             self.update_ema()
@@ -215,7 +216,7 @@ class AdversarialModel(GenerativeModel):
 
     def _conditional_gp(self, real, fake, labels):
         # interpolates between a real and a fake image are scored with the real label
-        return gradient_penalty(lambda x: self.discriminate(x, labels), real, fake)
+        return gradient_penalty(lambda x: self.discriminate(x, labels), real, fake, grad_fn=self.input_gradient)
 
     @torch.no_grad()
     def update_ema(self) -> None:

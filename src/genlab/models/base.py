@@ -8,7 +8,9 @@ Contract (see README, "Design"):
   and restores them but never looks inside.
 - ``train_step(batch, step)`` runs one optimisation step (GANs run their D
   and G phases inside) and returns ``{name: 0-dim tensor}``; the Trainer reads
-  the values back only at logging steps, so the hot loop never syncs.
+  the values back only at logging steps, so the hot loop never syncs. Each
+  update goes through ``self.optimize(loss, optimizer)``, which applies the
+  Trainer's settings (gradient averaging across processes, fp16 loss scaling).
 - ``sample(n, seed=..., labels=...)`` returns ``{"images": N x C x H x W floats
   in [0, 1], "labels": ...}`` (sequence families return ``"sequences"``).
 - ``preview(n, batch)`` returns named image batches for the sample grids
@@ -20,6 +22,7 @@ Contract (see README, "Design"):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -51,6 +54,10 @@ class GenerativeModel(nn.Module):
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         #: (rank, world size) while training on several processes (set by the Trainer)
         self.dist_rank, self.dist_world = 0, 1
+        #: set by the Trainer: averages an optimizer's gradients over processes (several processes)
+        self.grad_sync: Callable[[torch.optim.Optimizer], None] | None = None
+        #: set by the Trainer for fp16 mixed precision: scales losses so fp16 gradients do not underflow
+        self.grad_scaler: torch.amp.GradScaler | None = None
         if data_info.get("kind", "image") not in self.data_kinds:
             raise GenlabError(
                 f"family {self.family!r} trains on {' or '.join(self.data_kinds)} data, "
@@ -88,6 +95,37 @@ class GenerativeModel(nn.Module):
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, clip_norm: float = 0.0) -> None:
+        """One optimizer update from `loss`: zero the gradients, backward, average them
+        over processes (several processes), clip their norm (clip_norm > 0) and step.
+        Under fp16 mixed precision the loss is scaled and the step is skipped when the
+        gradients overflowed (torch.amp.GradScaler). Families call this rather than
+        `loss.backward(); optimizer.step()` so every Trainer setting applies to them."""
+        scaler = self.grad_scaler
+        optimizer.zero_grad(set_to_none=True)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        if self.grad_sync is not None:
+            self.grad_sync(optimizer)  # before unscaling: every rank then sees the same overflow
+        if scaler is not None:
+            scaler.unscale_(optimizer)  # true gradients for clipping and the Trainer's checks
+        if clip_norm > 0:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            nn.utils.clip_grad_norm_(params, clip_norm)
+        if scaler is not None:
+            scaler.step(optimizer)
+        else:
+            optimizer.step()
+
+    @property
+    def uses_gradient_penalty(self) -> bool:
+        """True when training differentiates through an input gradient (R1, WGAN-GP)."""
+        return False
+
+    def input_gradient(self, out: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """d out.sum() / d inputs with a graph (gradient penalties), from an fp32 sum.
+        (The Trainer refuses fp16 with a penalty: its second-order gradients overflow.)"""
+        return torch.autograd.grad(out.float().sum(), inputs, create_graph=True)[0]
 
     def extra_state(self) -> dict[str, Any]:
         """Training state beyond weights and optimizers (schedulers, counters)."""

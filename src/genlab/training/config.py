@@ -25,6 +25,8 @@ class TrainConfig:
     max_len: Optional[int] = option(None, help="token data: longest word or line kept (words:)", min=2)
     limit: Optional[int] = option(None, help="use only the first N items of the dataset", min=1)
     strict_data: bool = option(False, help="refuse unreadable files in folder: data instead of skipping them")
+    num_workers: Optional[int] = option(None, help="worker processes decoding folder:/unpaired: images "
+                                                   "(default: one per core, up to 8; 0 = the main process)", min=0)
     steps: Optional[int] = option(None, help="number of training steps (default 2000 unless --epochs/--minutes)", min=1)
     epochs: Optional[float] = option(None, help="number of passes over the data", min=0)
     minutes: Optional[float] = option(None, help="wall-clock budget; stops and saves when it runs out", min=0)
@@ -43,7 +45,8 @@ class TrainConfig:
     eval_n: int = option(2000, help="samples per periodic evaluation", min=10)
     eval_metrics: str = option("fid", help="metrics of the periodic evaluation, comma-separated")
     best_metric: str = option("fid", help="metric that picks the best checkpoint (lower fid/kid is better)")
-    amp: Literal["off", "bf16"] = option("off", help="automatic mixed precision (bf16 autocast; for GPUs)")
+    amp: Literal["off", "bf16", "fp16"] = option("off", help="automatic mixed precision: bf16 autocast, or fp16 autocast "
+                                                              "with a gradient scaler (for GPUs)")
     channels_last: bool = option(True, help="channels-last memory format for convolutions (faster on CPU and GPU)")
     compile: bool = option(False, help="torch.compile the model's networks")
     keep_freed_memory: bool = option(True, help="CPU runs on Linux: keep freed memory in the process between steps "

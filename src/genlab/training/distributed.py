@@ -4,8 +4,10 @@ Launched by ``torchrun --nproc-per-node N -m genlab train ...`` (or on several
 machines with ``--nnodes``/``--rdzv-endpoint``). Families keep owning their
 step: instead of wrapping each network in DistributedDataParallel (which
 does not fit a GAN step that calls D several times before one backward),
-genlab averages every optimizer's gradients across processes in a hook that
-runs just before ``optimizer.step()``. Together with
+genlab averages every optimizer's gradients across processes between backward
+and ``optimizer.step()`` (in ``GenerativeModel.optimize``, before fp16
+unscaling so every rank sees the same overflow; an optimizer step pre-hook
+covers steps written by hand). Together with
 
 - the data split so that rank r takes the r-th slice of each global batch,
 - the same seed on every rank, with each rank taking its own slice of noise
@@ -56,11 +58,14 @@ def broadcast_parameters(module: torch.nn.Module) -> None:
         dist.broadcast(t.data, src=0)
 
 
-def average_gradients_hook(world: int):
-    """An optimizer step pre-hook that all-reduces the gradients (one flat buffer)."""
+def average_gradients(world: int):
+    """A function that all-reduces an optimizer's gradients (one flat buffer) and
+    divides by the number of processes; `GenerativeModel.optimize` calls it between
+    backward and step. It marks the optimizer, so the step pre-hook below skips it."""
 
-    def hook(optimizer: torch.optim.Optimizer, args, kwargs):
+    def average(optimizer: torch.optim.Optimizer) -> None:
         grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        optimizer._genlab_grads_averaged = True
         if not grads:
             return
         flat = torch.cat([g.reshape(-1) for g in grads])
@@ -71,6 +76,21 @@ def average_gradients_hook(world: int):
             n = g.numel()
             g.copy_(flat[offset:offset + n].view_as(g))
             offset += n
+
+    return average
+
+
+def average_gradients_hook(world: int):
+    """An optimizer step pre-hook that averages the gradients unless `optimize` already
+    did (a family stepping its optimizer by hand still trains correctly)."""
+    average = average_gradients(world)
+
+    def hook(optimizer: torch.optim.Optimizer, args, kwargs):
+        if getattr(optimizer, "_genlab_grads_averaged", False):
+            optimizer._genlab_grads_averaged = False
+            return
+        average(optimizer)
+        optimizer._genlab_grads_averaged = False
 
     return hook
 

@@ -30,7 +30,7 @@ import torch
 
 from ..config import to_dict
 from ..data.base import BatchIterator, TensorData
-from ..errors import CheckpointError, GenlabError
+from ..errors import CheckpointError, ConfigError, GenlabError
 from ..models.base import GenerativeModel, read_config
 from . import checkpoint as ckpt
 from . import distributed as dist
@@ -74,6 +74,11 @@ class GradientMonitor:
         if not grads:
             return
         norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        found_inf = getattr(optimizer, "found_inf", None)
+        if found_inf is not None:
+            # fp16 loss scaling with a fused optimizer: the step runs and skips itself when the
+            # gradients overflowed; an overflow is then expected (the scale drops), not divergence
+            norm = torch.where(found_inf.to(norm.device).sum() > 0, torch.zeros_like(norm), norm)
         self.max_norm = norm if self.max_norm is None else torch.maximum(self.max_norm, norm)
 
     def take(self) -> torch.Tensor | None:
@@ -175,7 +180,7 @@ class Trainer:
 
         try:
             path = ckpt.save_checkpoint(self.run_dir, self.model, self.step,
-                                        {"data": iterator.state_dict(), "rollbacks": self.rollbacks},
+                                        self._trainer_state(iterator),
                                         {"train": to_dict(self.config)}, keep=self.config.keep_checkpoints)
         except (OSError, SafetensorError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
@@ -191,6 +196,12 @@ class Trainer:
         return path
 
     # -- state: resume, snapshots, rollback --------------------------------------------
+    def _trainer_state(self, iterator: BatchIterator) -> dict[str, Any]:
+        state = {"data": iterator.state_dict(), "rollbacks": self.rollbacks}
+        if self.model.grad_scaler is not None:
+            state["grad_scaler"] = self.model.grad_scaler.state_dict()
+        return state
+
     def _restore(self, path: Path, iterator: BatchIterator) -> None:
         from safetensors.torch import load_file
 
@@ -200,12 +211,15 @@ class Trainer:
         iterator.load_state_dict(state["data"])
         ckpt.set_rng_state(state["rng"])
         self.rollbacks = int(state.get("rollbacks", 0))
+        if self.model.grad_scaler is not None and state.get("grad_scaler"):
+            self.model.grad_scaler.load_state_dict(state["grad_scaler"])
 
     def _snapshot(self, iterator: BatchIterator) -> dict[str, Any]:
         return {"model": copy.deepcopy(self.model.state_dict()),
                 "optim": {k: copy.deepcopy(o.state_dict()) for k, o in self.model.optimizers.items()},
                 "extra": copy.deepcopy(self.model.extra_state()), "data": iterator.state_dict(),
-                "rng": ckpt.rng_state(), "step": self.step}
+                "rng": ckpt.rng_state(), "step": self.step,
+                "grad_scaler": self.model.grad_scaler.state_dict() if self.model.grad_scaler is not None else None}
 
     def _rollback(self, iterator: BatchIterator, reason: str) -> None:
         c = self.config
@@ -234,6 +248,8 @@ class Trainer:
             iterator.load_state_dict(snap["data"])
             ckpt.set_rng_state(snap["rng"])
             self.step = snap["step"]
+            if snap["grad_scaler"] is not None:
+                self.model.grad_scaler.load_state_dict(snap["grad_scaler"])
             to = "the initial state"
         self.rollbacks = rollbacks
         for k, o in self.model.optimizers.items():
@@ -289,6 +305,15 @@ class Trainer:
         if self.world_size > 1:
             dist.broadcast_parameters(model)
         model.setup_training()
+        if self.world_size > 1:
+            model.grad_sync = dist.average_gradients(self.world_size)
+        if c.amp == "fp16" and model.uses_gradient_penalty:
+            raise ConfigError("--amp fp16 cannot train a gradient penalty (R1 or WGAN-GP): its second-order "
+                              "gradients overflow half precision; use --amp bf16, or drop the penalty")
+        if c.amp == "fp16" and self.device.type == "cpu" and any(isinstance(m, torch.nn.RNNBase) for m in model.modules()):
+            raise ConfigError("--amp fp16 cannot run recurrent layers on the CPU (oneDNN has no fp16 LSTM); "
+                              "use --amp bf16 there, or fp16 on a GPU")
+        model.grad_scaler = torch.amp.GradScaler(self.device.type) if c.amp == "fp16" else None
         for opt in model.optimizers.values():
             if self.world_size > 1:
                 opt.register_step_pre_hook(dist.average_gradients_hook(self.world_size))
@@ -343,8 +368,9 @@ class Trainer:
         path.write_text("".join(line + "\n" for line in keep))
 
     def _autocast(self):
-        if self.config.amp == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        if self.config.amp in ("bf16", "fp16"):
+            dtype = torch.bfloat16 if self.config.amp == "bf16" else torch.float16
+            return torch.autocast(self.device.type, dtype=dtype)
         return contextlib.nullcontext()
 
     # -- the loop --------------------------------------------------------------------
@@ -396,6 +422,8 @@ class Trainer:
                             batch[k] = v.contiguous(memory_format=torch.channels_last)
                 with self._autocast():
                     logs = model.train_step(batch, self.step)
+                if model.grad_scaler is not None:
+                    model.grad_scaler.update()
                 self.step += 1
                 n_since += 1
                 for k, v in logs.items():

@@ -81,9 +81,9 @@ class HistoryPool:
         self.count = 0
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.detach()  # D's loss must not reach back into G's graph
         if self.size == 0:
             return images
-        images = images.detach()
         if self.images is None or self.images.shape[1:] != images.shape[1:] or self.images.device != images.device:
             stored = self.images[: self.count] if self.images is not None else None
             self.images = torch.empty((self.size,) + tuple(images.shape[1:]), dtype=images.dtype, device=images.device)
@@ -159,6 +159,10 @@ class CycleGAN(GenerativeModel):
         self.register_buffer("examples_count", torch.zeros((), dtype=torch.long))
         self._examples_stored = False
 
+    @property
+    def uses_gradient_penalty(self) -> bool:
+        return bool(self.objective.gp_weight)
+
     def _make_generator(self, c_in: int, c_out: int, size: int) -> nn.Module:
         c = self.config
         if c.generator == "unet":
@@ -201,7 +205,7 @@ class CycleGAN(GenerativeModel):
                             logs: dict[str, torch.Tensor], name: str) -> torch.Tensor:
         loss = self.objective.d_loss(d(real), d(fake))
         if self.objective.gp_weight:
-            gp = gradient_penalty(d, real, fake)
+            gp = gradient_penalty(d, real, fake, grad_fn=self.input_gradient)
             logs[f"gp_{name}"] = gp.detach()
             loss = loss + self.objective.gp_weight * gp
         return loss
@@ -239,18 +243,14 @@ class CycleGAN(GenerativeModel):
         loss_g = gan_ab + gan_ba + c.lambda_cycle * (cycle_a + cycle_b)
         if lambda_idt > 0:
             loss_g = loss_g + lambda_idt * (idt_a + idt_b)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        self.optimize(loss_g, opt_g)
 
         # discriminators: real images against pooled translations
         set_requires_grad(self.d_a, True)
         set_requires_grad(self.d_b, True)
         loss_d_b = self._discriminator_loss(self.d_b, b, self.pool_b.query(fake_b), logs, "b")
         loss_d_a = self._discriminator_loss(self.d_a, a, self.pool_a.query(fake_a), logs, "a")
-        opt_d.zero_grad(set_to_none=True)
-        (loss_d_a + loss_d_b).backward()
-        opt_d.step()
+        self.optimize(loss_d_a + loss_d_b, opt_d)
 
         logs.update(loss_g=loss_g.detach(), gan_ab=gan_ab.detach(), gan_ba=gan_ba.detach(),
                     cycle_a=cycle_a.detach(), cycle_b=cycle_b.detach(), idt_a=idt_a.detach(),

@@ -138,12 +138,7 @@ class SeqVAE(GenerativeModel):
         rec, kl_mean = -ll.mean(), kl.mean()
         w = self.kl_weight(step)
         loss = rec + w * kl_mean
-        opt = self.optimizers["vae"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.config.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.parameters(), self.config.grad_clip)
-        opt.step()
+        self.optimize(loss, self.optimizers["vae"], clip_norm=self.config.grad_clip)
         return {"loss": loss.detach(), "rec": rec.detach(), "kl": kl_mean.detach(),
                 "elbo": (-(rec + kl_mean)).detach(), "kl_weight": torch.tensor(w)}
 

@@ -169,10 +169,7 @@ class VAE(GenerativeModel):
             loss = rec + c.capacity_gamma * (kl_mean - cap).abs()
         else:
             loss = rec + self.beta_at(step) * kl_mean
-        opt = self.optimizers["vae"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.optimize(loss, self.optimizers["vae"])
         return {"loss": loss.detach(), "rec": rec.detach(), "kl": kl_mean.detach(),
                 "elbo": (-(rec + kl_mean)).detach()}
 
