@@ -169,8 +169,8 @@ def plain_infogan(model, tensors, batch_size, steps, warmup, device):
     (cross-entropy + Gaussian NLL from the Q head on D's trunk) is added to D's loss (on the
     detached fakes) and to G's loss; the Q head is trained by G's optimizer.
 
-    As in genlab's step, D's trunk runs separately for the real/fake score and for Q, so
-    fakes go through the trunk twice in each phase."""
+    As in genlab's step, D's trunk runs once per batch of fakes in each phase, its
+    features feeding both the real/fake head and Q (3 trunk passes a step)."""
     c = model.config
     check_gan_defaults(c)
     G, D, Q = model.generator.to(device), model.discriminator.to(device), model.q_head.to(device)
@@ -204,16 +204,18 @@ def plain_infogan(model, tensors, batch_size, steps, warmup, device):
         z, cats, cont = sample_latent(real.shape[0])
         fake = G(z)
         fake_d = fake.detach()
-        d_real, d_fake = D(real).view(-1), D(fake_d).view(-1)
+        h_fake = D.features(fake_d)
+        d_real, d_fake = D(real).view(-1), D.head(h_fake).view(-1)
         loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
             F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        loss_d = loss_d + c.info_weight * info_loss(Q(D.features(fake_d)), cats, cont)
+        loss_d = loss_d + c.info_weight * info_loss(Q(h_fake), cats, cont)
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
         D.requires_grad_(False)  # Q stays trainable: it belongs to G's optimizer
-        out = D(fake).view(-1)
-        mi = info_loss(Q(D.features(fake)), cats, cont)
+        h = D.features(fake)
+        out = D.head(h).view(-1)
+        mi = info_loss(Q(h), cats, cont)
         loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out)) + c.info_weight * mi
         opt_g.zero_grad()
         loss_g.backward()

@@ -296,6 +296,10 @@ class Trainer:
         if c.sync_bn and self.world_size > 1 and self.device.type == "cuda":
             for name, child in list(model.named_children()):
                 setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(child))
+        elif c.sync_bn and self.is_main:
+            where = "a single process" if self.world_size == 1 else "the CPU (SyncBatchNorm is CUDA-only)"
+            print(f"genlab: --sync-bn has no effect on {where}; BatchNorm statistics stay per process",
+                  file=sys.stderr)
         model.to(self.device)
         if c.keep_freed_memory and self.device.type == "cpu":
             keep_freed_memory()

@@ -89,9 +89,18 @@ class InfoGAN(AdversarialModel):
             parts.append(torch.rand(n, c.continuous, generator=generator, device=self.device) * 2 - 1)
         return torch.cat(parts, 1)
 
+    def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """D's scores; the trunk features are kept for `predict_codes` on the same batch, so a
+        training step runs the trunk once per batch of fakes rather than once for D and once for Q."""
+        h = self.discriminator.features(x)
+        self._trunk_cache = (x, h) if self.training else None
+        return self.discriminator.head(h).reshape(-1)
+
     def predict_codes(self, x: torch.Tensor) -> torch.Tensor:
         """Q's raw outputs for images in [-1, 1]."""
-        return self.q_head(self.discriminator.features(x))
+        cache, self._trunk_cache = getattr(self, "_trunk_cache", None), None
+        h = cache[1] if cache is not None and cache[0] is x else self.discriminator.features(x)
+        return self.q_head(h)
 
     def info_loss(self, z: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         """L_I: cross-entropy on categorical codes plus Gaussian NLL / squared error on continuous ones."""
