@@ -72,60 +72,44 @@ def check_gan_defaults(c):
 # GANs
 
 
-def plain_dcgan(model, tensors, batch_size, steps, warmup, device):
-    """DCGAN as in the PyTorch DCGAN example, plus D frozen in G's step like the other loops."""
+def bce(logits, target):
+    """Non-saturating GAN loss term: BCE of D's logits against all-ones or all-zeros."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(target)))
+
+
+def gan_step(G, D, opt_g, opt_d, real, z, real_cond=(), fake_cond=()):
+    """One D step (real + detached fake), then one G step through a frozen D, as in the
+    PyTorch DCGAN example. `real_cond`/`fake_cond` are the extra inputs (labels) of a
+    conditional G and D."""
+    fake = G(z, *fake_cond)
+    d_real, d_fake = D(real, *real_cond).view(-1), D(fake.detach(), *fake_cond).view(-1)
+    loss_d = bce(d_real, 1) + bce(d_fake, 0)
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    D.requires_grad_(False)  # G's step needs gradients through D, not D's weight gradients
+    loss_g = bce(D(fake, *fake_cond).view(-1), 1)
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    D.requires_grad_(True)
+    return (loss_d.item(), loss_g.item())  # logged every step
+
+
+def gan_setup(model, device):
     c = model.config
     check_gan_defaults(c)
     G, D = model.generator.to(device), model.discriminator.to(device)
-    opt_g, opt_d = adam_gan(G, D, c)
     G.train(), D.train()
-
-    def step_fn(step, real):
-        z = torch.randn(real.shape[0], c.latent_dim, device=device)
-        fake = G(z)
-        d_real, d_fake = D(real).view(-1), D(fake.detach()).view(-1)
-        loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        D.requires_grad_(False)  # G's step needs gradients through D, not D's weight gradients
-        out = D(fake).view(-1)
-        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
-        D.requires_grad_(True)
-        return (loss_d.item(), loss_g.item())  # logged every step, as in the PyTorch DCGAN example
-
-    return timed_loop(make_loader(tensors["x"], batch_size=batch_size), steps, warmup, batch_size, device, step_fn)
+    return c, G, D, *adam_gan(G, D, c)
 
 
 def plain_gan(model, tensors, batch_size, steps, warmup, device):
-    """MLP GAN: one D step (real + detached fake), one G step through a frozen D."""
-    c = model.config
-    check_gan_defaults(c)
-    G, D = model.generator.to(device), model.discriminator.to(device)
-    opt_g, opt_d = adam_gan(G, D, c)
-    G.train(), D.train()
+    """MLP GAN and DCGAN (same step, different networks)."""
+    c, G, D, opt_g, opt_d = gan_setup(model, device)
 
     def step_fn(step, real):
-        z = torch.randn(real.shape[0], c.latent_dim, device=device)
-        fake = G(z)
-        d_real, d_fake = D(real).view(-1), D(fake.detach()).view(-1)
-        loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        D.requires_grad_(False)  # G's step needs gradients through D, not D's weight gradients
-        out = D(fake).view(-1)
-        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
-        D.requires_grad_(True)
-        return (loss_d.item(), loss_g.item())  # logged every step
+        return gan_step(G, D, opt_g, opt_d, real, torch.randn(real.shape[0], c.latent_dim, device=device))
 
     return timed_loop(make_loader(tensors["x"], batch_size=batch_size), steps, warmup, batch_size, device, step_fn)
 
@@ -133,32 +117,14 @@ def plain_gan(model, tensors, batch_size, steps, warmup, device):
 def plain_cgan(model, tensors, batch_size, steps, warmup, device):
     """Conditional GAN: D scores (real, its label) and (fake, a random label); G is conditioned
     on the random labels. Projection D with spectral norm (the default) is part of the network."""
-    c = model.config
-    check_gan_defaults(c)
-    G, D = model.generator.to(device), model.discriminator.to(device)
+    c, G, D, opt_g, opt_d = gan_setup(model, device)
     k = model.num_classes
-    opt_g, opt_d = adam_gan(G, D, c)
-    G.train(), D.train()
 
     def step_fn(step, real, labels):
         n = real.shape[0]
         z = torch.randn(n, c.latent_dim, device=device)
         fake_labels = torch.randint(0, k, (n,), device=device)
-        fake = G(z, fake_labels)
-        d_real, d_fake = D(real, labels).view(-1), D(fake.detach(), fake_labels).view(-1)
-        loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        D.requires_grad_(False)
-        out = D(fake, fake_labels).view(-1)
-        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
-        D.requires_grad_(True)
-        return (loss_d.item(), loss_g.item())  # logged every step
+        return gan_step(G, D, opt_g, opt_d, real, z, (labels,), (fake_labels,))
 
     return timed_loop(make_loader(tensors["x"], tensors["y"], batch_size=batch_size), steps, warmup, batch_size,
                       device, step_fn)
@@ -206,9 +172,7 @@ def plain_infogan(model, tensors, batch_size, steps, warmup, device):
         fake_d = fake.detach()
         h_fake = D.features(fake_d)
         d_real, d_fake = D(real).view(-1), D.head(h_fake).view(-1)
-        loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        loss_d = loss_d + c.info_weight * info_loss(Q(h_fake), cats, cont)
+        loss_d = bce(d_real, 1) + bce(d_fake, 0) + c.info_weight * info_loss(Q(h_fake), cats, cont)
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
@@ -216,7 +180,7 @@ def plain_infogan(model, tensors, batch_size, steps, warmup, device):
         h = D.features(fake)
         out = D.head(h).view(-1)
         mi = info_loss(Q(h), cats, cont)
-        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out)) + c.info_weight * mi
+        loss_g = bce(out, 1) + c.info_weight * mi
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
@@ -229,13 +193,9 @@ def plain_infogan(model, tensors, batch_size, steps, warmup, device):
 def plain_rgan(model, tensors, batch_size, steps, warmup, device):
     """Recurrent GAN on sequences: LSTM G fed per-step noise plus a per-sequence noise vector
     repeated at every step; bidirectional-LSTM D; the same D/G steps as the other GANs."""
-    c = model.config
-    check_gan_defaults(c)
+    c, G, D, opt_g, opt_d = gan_setup(model, device)
     assert not model.conditional, "plain_rgan covers unconditional data (sines without classes)"
-    G, D = model.generator.to(device), model.discriminator.to(device)
     T = model.seq_len
-    opt_g, opt_d = adam_gan(G, D, c)
-    G.train(), D.train()
 
     def step_fn(step, real):
         n = real.shape[0]
@@ -243,21 +203,7 @@ def plain_rgan(model, tensors, batch_size, steps, warmup, device):
         if c.seq_latent_dim:
             shared = torch.randn(n, 1, c.seq_latent_dim, device=device)
             z = torch.cat([z, shared.expand(-1, T, -1)], -1)
-        fake = G(z)
-        d_real, d_fake = D(real).view(-1), D(fake.detach()).view(-1)
-        loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        D.requires_grad_(False)
-        out = D(fake).view(-1)
-        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
-        D.requires_grad_(True)
-        return (loss_d.item(), loss_g.item())  # logged every step
+        return gan_step(G, D, opt_g, opt_d, real, z)
 
     return timed_loop(make_loader(tensors["x"], batch_size=batch_size), steps, warmup, batch_size, device, step_fn)
 
@@ -340,66 +286,38 @@ def plain_cyclegan(model, tensors, batch_size, steps, warmup, device):
 # VAEs
 
 
-def plain_vae(model, tensors, batch_size, steps, warmup, device):
-    x = tensors["x"]
-    enc, dec = model.encoder.to(device), model.decoder.to(device)
-    params = list(enc.parameters()) + list(dec.parameters())
-    opt = torch.optim.Adam(params, lr=model.config.lr)
-    loader = DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=True, drop_last=True)
-    step, t0 = 0, None
-    while step < warmup + steps:
-        for (xb,) in loader:
-            xb = xb.to(device)
-            if step == warmup:
-                t0 = time.perf_counter()
-            x01 = (xb + 1) / 2
-            mu, logvar = enc(xb)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            logits = dec(z)
-            rec = F.binary_cross_entropy_with_logits(logits, x01, reduction="sum") / xb.shape[0]
-            kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / xb.shape[0]
-            loss = rec + kl
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            _ = loss.item()  # running loss, as in the PyTorch VAE example
-            step += 1
-            if step >= warmup + steps:
-                break
-    return steps * batch_size / (time.perf_counter() - t0)
-
-
 def check_vae_defaults(c):
     assert c.likelihood == "bernoulli" and c.beta == 1 and c.warmup_steps == 0 and c.capacity == 0 \
         and not c.binarize, "plain loops mirror the default VAE objective only (Bernoulli ELBO, beta 1)"
 
 
-def plain_cvae(model, tensors, batch_size, steps, warmup, device):
-    """Conditional VAE: the one-hot label enters the encoder (as extra image channels, inside
-    genlab's Encoder) and the decoder (concatenated to z); Bernoulli ELBO with beta 1."""
+def plain_vae(model, tensors, batch_size, steps, warmup, device):
+    """VAE as in the PyTorch VAE example (Bernoulli ELBO, beta 1); for the conditional VAE the
+    one-hot label enters the encoder (as extra image channels, inside genlab's Encoder) and
+    the decoder (concatenated to z)."""
     c = model.config
     check_vae_defaults(c)
     enc, dec = model.encoder.to(device), model.decoder.to(device)
-    k = model.num_classes
+    k = model.num_classes if model.conditional else 0
     opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=c.lr)
     enc.train(), dec.train()
 
-    def step_fn(step, xb, y):
+    def step_fn(step, xb, *y):
         x01 = (xb + 1) / 2
-        onehot = F.one_hot(y, k).float()
-        mu, logvar = enc(xb, onehot)
+        cond = (F.one_hot(y[0], k).float(),) if k else ()
+        mu, logvar = enc(xb, *cond)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        logits = dec(z, onehot)
+        logits = dec(z, *cond)
         rec = F.binary_cross_entropy_with_logits(logits, x01, reduction="sum") / xb.shape[0]
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / xb.shape[0]
         loss = rec + kl
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return loss.item()  # logged every step
+        return loss.item()  # running loss, as in the PyTorch VAE example
 
-    return timed_loop(make_loader(tensors["x"], tensors["y"], batch_size=batch_size), steps, warmup, batch_size,
-                      device, step_fn)
+    data = (tensors["x"], tensors["y"]) if k else (tensors["x"],)
+    return timed_loop(make_loader(*data, batch_size=batch_size), steps, warmup, batch_size, device, step_fn)
 
 
 def plain_seqvae(model, tensors, batch_size, steps, warmup, device):
@@ -451,12 +369,12 @@ def plain_seqvae(model, tensors, batch_size, steps, warmup, device):
 
 PLAIN = {
     "gan": plain_gan,
-    "dcgan": plain_dcgan,
+    "dcgan": plain_gan,
     "cgan": plain_cgan,
     "infogan": plain_infogan,
     "cyclegan": plain_cyclegan,
     "rgan": plain_rgan,
     "vae": plain_vae,
-    "cvae": plain_cvae,
+    "cvae": plain_vae,
     "seqvae": plain_seqvae,
 }
