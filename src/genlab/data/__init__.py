@@ -23,7 +23,7 @@ for _mod in pkgutil.iter_modules(__path__):
 
 def takes_path(name: str) -> bool:
     """Whether dataset `name` is a prefix dataset (``name:PATH``)."""
-    return "path" in inspect.signature(DATASETS.get(name)).parameters
+    return "path" in dataset_options(name)
 
 
 def dataset_options(spec: str) -> set[str]:

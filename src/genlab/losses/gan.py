@@ -14,8 +14,6 @@ discriminator's and the generator's losses:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
@@ -95,20 +93,19 @@ def get_loss(name: str) -> GANLoss:
 
 
 def input_gradient(out: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """d out.sum() / d inputs, keeping the graph (so a penalty on it can be trained)."""
-    return torch.autograd.grad(out.sum(), inputs, create_graph=True)[0]
+    """d out.sum() / d inputs from an fp32 sum, keeping the graph (so a penalty on it can be
+    trained). The Trainer refuses fp16 with a penalty: its second-order gradients overflow."""
+    return torch.autograd.grad(out.float().sum(), inputs, create_graph=True)[0]
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *args,
-                     grad_fn: Callable = input_gradient) -> torch.Tensor:
-    """E[(||grad D(x_hat)|| - 1)^2] on random interpolates x_hat (WGAN-GP).
-    `grad_fn(out, x)` computes the input gradient (a model's, under fp16 loss scaling)."""
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *args) -> torch.Tensor:
+    """E[(||grad D(x_hat)|| - 1)^2] on random interpolates x_hat (WGAN-GP)."""
     alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    grad = grad_fn(critic(x_hat, *args), x_hat)
+    grad = input_gradient(critic(x_hat, *args), x_hat)
     return (grad.flatten(1).float().norm(2, dim=1) - 1).pow(2).mean()
 
 
-def r1_penalty(d_real: torch.Tensor, real: torch.Tensor, grad_fn: Callable = input_gradient) -> torch.Tensor:
+def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """E[||grad D(x)||^2] on real data (Mescheder et al. 2018); `real` must require grad."""
-    return grad_fn(d_real, real).flatten(1).float().pow(2).sum(1).mean()
+    return input_gradient(d_real, real).flatten(1).float().pow(2).sum(1).mean()

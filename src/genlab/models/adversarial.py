@@ -187,13 +187,12 @@ class AdversarialModel(GenerativeModel):
             if extra_d is not None:
                 loss_d = loss_d + extra_d
             if self.objective.gp_weight:
-                gp = gradient_penalty(lambda x, y=fake_labels: self.discriminate(x, y), real, fake_d,
-                                      grad_fn=self.input_gradient) \
+                gp = gradient_penalty(lambda x, y=fake_labels: self.discriminate(x, y), real, fake_d) \
                     if not self.conditional else self._conditional_gp(real, fake_d, labels)
                 loss_d = loss_d + self.objective.gp_weight * gp
                 logs["gp"] = gp.detach()
             if c.r1_gamma > 0:
-                r1 = r1_penalty(d_real, real_in, grad_fn=self.input_gradient)
+                r1 = r1_penalty(d_real, real_in)
                 loss_d = loss_d + 0.5 * c.r1_gamma * r1
                 logs["r1"] = r1.detach()
             self.optimize(loss_d, opt_d)
@@ -216,7 +215,7 @@ class AdversarialModel(GenerativeModel):
 
     def _conditional_gp(self, real, fake, labels):
         # interpolates between a real and a fake image are scored with the real label
-        return gradient_penalty(lambda x: self.discriminate(x, labels), real, fake, grad_fn=self.input_gradient)
+        return gradient_penalty(lambda x: self.discriminate(x, labels), real, fake)
 
     @torch.no_grad()
     def update_ema(self) -> None:

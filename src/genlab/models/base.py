@@ -122,11 +122,6 @@ class GenerativeModel(nn.Module):
         """True when training differentiates through an input gradient (R1, WGAN-GP)."""
         return False
 
-    def input_gradient(self, out: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        """d out.sum() / d inputs with a graph (gradient penalties), from an fp32 sum.
-        (The Trainer refuses fp16 with a penalty: its second-order gradients overflow.)"""
-        return torch.autograd.grad(out.float().sum(), inputs, create_graph=True)[0]
-
     def extra_state(self) -> dict[str, Any]:
         """Training state beyond weights and optimizers (schedulers, counters)."""
         return {}

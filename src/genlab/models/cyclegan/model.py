@@ -205,7 +205,7 @@ class CycleGAN(GenerativeModel):
                             logs: dict[str, torch.Tensor], name: str) -> torch.Tensor:
         loss = self.objective.d_loss(d(real), d(fake))
         if self.objective.gp_weight:
-            gp = gradient_penalty(d, real, fake, grad_fn=self.input_gradient)
+            gp = gradient_penalty(d, real, fake)
             logs[f"gp_{name}"] = gp.detach()
             loss = loss + self.objective.gp_weight * gp
         return loss

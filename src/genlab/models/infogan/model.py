@@ -58,6 +58,8 @@ class InfoGAN(AdversarialModel):
         super().__init__(config, data_info)
         c, h, _ = self.image_shape
         self.code_dim = sum(config.categorical) + config.continuous
+        #: (fake batch, D's trunk features) of the last `discriminate` call while training
+        self._trunk_cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self.generator = nn.Sequential(UpStack(config.latent_dim + self.code_dim, c, h, config.g_width, norm="batch"),
                                        nn.Tanh())
         self.discriminator = Trunk(c, h, config.d_width, config.spectral_norm)
@@ -98,7 +100,7 @@ class InfoGAN(AdversarialModel):
 
     def predict_codes(self, x: torch.Tensor) -> torch.Tensor:
         """Q's raw outputs for images in [-1, 1]."""
-        cache, self._trunk_cache = getattr(self, "_trunk_cache", None), None
+        cache, self._trunk_cache = self._trunk_cache, None
         h = cache[1] if cache is not None and cache[0] is x else self.discriminator.features(x)
         return self.q_head(h)
 
