@@ -24,7 +24,7 @@ from genlab.errors import DataError
 
 from .family_checks import read_metrics, train_small
 
-STOCKS = Path("/work/shared/data/stocks/stock_data.csv")
+STOCKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "stocks" / "stock_data.csv"  # ../shared next to the repo
 
 
 def stocks_spec() -> str:
