@@ -4,9 +4,11 @@ Fashion-MNIST: trained on the 60k train split, evaluated on the 10k test split.
 MNIST: only the 10k test split (t10k) is available here, so the classifier is
 trained on its first 8,000 images and evaluated on the held-out last 2,000.
 
-Writes src/genlab/metrics/weights/{fashion-mnist,mnist}-classifier.safetensors
+Writes src/genlab/metrics/weights/{fashion-mnist,mnist}-classifier-v1.safetensors
 (float32 weights, architecture in the file's metadata) and a .json beside each
-with the measured accuracy, data, split and date.  CPU-only by default:
+with the measured accuracy, data, split and date.  These are the trained
+networks; scripts/derive_multi_depth.py then derives the shipped version-2
+extractors from them (features from three depths, docs/metrics.md).  CPU-only by default:
 
     python scripts/train_classifiers.py                 # both, ~8 min on 2 cores
     python scripts/train_classifiers.py --only mnist
@@ -74,6 +76,14 @@ def augment(x: torch.Tensor, recipe: dict, gen: torch.Generator) -> torch.Tensor
 
 
 @torch.no_grad()
+def feature_scale(model: ClassifierCNN, images: torch.Tensor) -> torch.Tensor:
+    """1 / standard deviation of each feature on the (unaugmented) training images."""
+    model.eval()
+    feats = torch.cat([model.features(images[i : i + 1000].float() / 255) for i in range(0, len(images), 1000)])
+    return 1.0 / feats.std(0).clamp_min(1e-6)
+
+
+@torch.no_grad()
 def accuracy(model: ClassifierCNN, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
     model.eval()
     correct = 0
@@ -116,13 +126,13 @@ def save(domain: str, model: ClassifierCNN, info: dict, out_dir: Path) -> None:
     from safetensors.torch import save_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{domain}-classifier.safetensors"
+    path = out_dir / f"{domain}-classifier-v1.safetensors"
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     meta = dict(model.config(), dataset=domain, train_split=info["train_split"], test_split=info["test_split"])
     save_file(state, str(path), metadata=meta)
     path.chmod(0o644)
     info = dict(
-        name=f"{domain}-classifier",
+        name=f"{domain}-classifier-v1",
         dataset=domain,
         **{k: info[k] for k in ("train_split", "test_split", "train_examples", "test_examples", "test_accuracy", "test_correct")},
         parameters=sum(p.numel() for p in model.parameters()),
@@ -138,7 +148,7 @@ def save(domain: str, model: ClassifierCNN, info: dict, out_dir: Path) -> None:
         weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         script="scripts/train_classifiers.py",
     )
-    (out_dir / f"{domain}-classifier.json").write_text(json.dumps(info, indent=2) + "\n")
+    (out_dir / f"{domain}-classifier-v1.json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"[{domain}] test accuracy {info['test_accuracy']:.4f} ({info['test_correct']}/{info['test_examples']}) -> {path}")
 
 

@@ -228,21 +228,22 @@ def test_precision_recall_fall_on_collapsed_sets(fashion, fashion_out, fashion_r
 # ---------------------------------------------------- shipped classifiers
 
 
-@pytest.mark.parametrize("domain", ["fashion-mnist", "mnist"])
-def test_extractors_load_offline_from_shipped_files(domain, monkeypatch):
+@pytest.mark.parametrize("domain,version,dim", [("fashion-mnist", "", 320), ("mnist", "", 320),
+                                                ("fashion-mnist", "-v1", 128), ("mnist", "-v1", 128)])
+def test_extractors_load_offline_from_shipped_files(domain, version, dim, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("network access attempted")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(extractors_module, "_loaded", {})
-    info = json.loads((WEIGHTS / f"{domain}-classifier.json").read_text())
-    path = WEIGHTS / f"{domain}-classifier.safetensors"
+    info = json.loads((WEIGHTS / f"{domain}-classifier{version}.json").read_text())
+    path = WEIGHTS / f"{domain}-classifier{version}.safetensors"
     assert path.stat().st_size < 2_000_000
-    ext = get_extractor(f"{domain}-classifier")
-    assert ext.name == f"{domain}-classifier"
+    ext = get_extractor(f"{domain}-classifier{version}")
+    assert ext.name == f"{domain}-classifier{version}"
     assert info["weights_sha256"].startswith(ext.weights_hash)
     out = ext.extract(torch.rand(5, 3, 32, 32))  # RGB at another size is converted
-    assert out.features.shape == (5, 128) and out.logits.shape == (5, 10)
+    assert out.features.shape == (5, dim) and out.logits.shape == (5, 10)
     assert 100_000 <= sum(p.numel() for p in ext.parameters()) <= 400_000
 
 
@@ -283,7 +284,7 @@ def test_reference_cache_is_written_once_and_reused(monkeypatch, tmp_path):
     second = reference_stats(loader, key=key, extractor="fashion-mnist-classifier", max_features=50)
     assert len(calls) == 1 and second.path == first.path and first.path.stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(first.sigma, second.sigma)
-    assert second.count == 64 and second.features.shape == (50, 128)
+    assert second.count == 64 and second.features.shape == (50, 320)
     # A different n is a different entry.
     reference_stats(loader, key=key, extractor="fashion-mnist-classifier", n=32, max_features=50)
     assert len(calls) == 2 and len(list((tmp_path / "refstats").glob("*.safetensors"))) == 2

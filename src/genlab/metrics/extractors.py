@@ -47,15 +47,29 @@ def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
 class ClassifierCNN(nn.Module):
     """Small CNN for 28x28 grey images in [0, 1]: five 3x3 conv layers, global pooling, 2 linear layers.
 
-    `features(x)` is the penultimate layer (`feature_dim`-d, before its ReLU, so
-    the features have no dead dimensions and a full-rank covariance);
-    `forward(x)` returns the logits.  About 157k parameters with the defaults.
+    `forward(x)` returns the logits.  `features(x)` depends on `taps`:
+
+    * ``"embed"`` (the first shipped weights): the penultimate layer
+      (`feature_dim`-d, before its ReLU, so no dead dimensions);
+    * ``"multi"``: features from three depths, concatenated: the spatial mean
+      and standard deviation of every channel after the first and second conv
+      blocks (edges and textures: these see blur and noise that a classifier's
+      last layer is trained to ignore), then the penultimate layer; each
+      dimension divided by its standard deviation on the training set
+      (`feature_scale`, stored with the weights) so that no depth dominates.
+
+    About 157k parameters with the defaults.
     """
 
-    def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = (32, 64, 128), feature_dim: int = 128):
+    TAPS = ("embed", "multi")
+
+    def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = (32, 64, 128), feature_dim: int = 128,
+                 taps: str = "embed"):
         super().__init__()
+        if taps not in self.TAPS:
+            raise MetricsError(f"unknown classifier taps {taps!r}; valid: {', '.join(self.TAPS)}")
         a, b, c = widths
-        self.num_classes, self.widths, self.feature_dim = num_classes, tuple(widths), feature_dim
+        self.num_classes, self.widths, self.feature_dim, self.taps = num_classes, tuple(widths), feature_dim, taps
         self.body = nn.Sequential(
             *_conv_block(1, a), *_conv_block(a, a), nn.MaxPool2d(2),
             *_conv_block(a, b), *_conv_block(b, b), nn.MaxPool2d(2),
@@ -64,10 +78,30 @@ class ClassifierCNN(nn.Module):
         self.embed = nn.Sequential(nn.Linear(c, feature_dim))
         self.dropout = nn.Dropout(0.2)
         self.head = nn.Linear(feature_dim, num_classes)
+        if taps == "multi":
+            self.register_buffer("feature_scale", torch.ones(self.output_dim))
+
+    # Indices in `body` after which the "multi" taps read the activations (end of conv blocks 1 and 2).
+    _TAP_AFTER = (5, 12)
+
+    @property
+    def output_dim(self) -> int:
+        a, b, _ = self.widths
+        return self.feature_dim + (2 * (a + b) if self.taps == "multi" else 0)
 
     def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.embed(self.body(x * 2.0 - 1.0))  # pre-activation: no dead (all-zero) dimensions
-        return feats, self.head(self.dropout(F.relu(feats)))
+        h = x * 2.0 - 1.0
+        taps: list[torch.Tensor] = []
+        for i, layer in enumerate(self.body):
+            h = layer(h)
+            if self.taps == "multi" and i in self._TAP_AFTER:
+                flat = h.flatten(2)
+                taps += [flat.mean(2), flat.std(2)]
+        feats = self.embed(h)  # pre-activation: no dead (all-zero) dimensions
+        logits = self.head(self.dropout(F.relu(feats)))
+        if self.taps == "multi":
+            feats = torch.cat([*taps, feats], dim=1) * self.feature_scale
+        return feats, logits
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features_and_logits(x)[0]
@@ -81,12 +115,13 @@ class ClassifierCNN(nn.Module):
             "num_classes": str(self.num_classes),
             "widths": ",".join(map(str, self.widths)),
             "feature_dim": str(self.feature_dim),
+            "taps": self.taps,
         }
 
     @classmethod
     def from_config(cls, meta: dict[str, str]) -> ClassifierCNN:
         widths = tuple(int(w) for w in meta["widths"].split(","))
-        return cls(int(meta["num_classes"]), widths, int(meta["feature_dim"]))  # type: ignore[arg-type]
+        return cls(int(meta["num_classes"]), widths, int(meta["feature_dim"]), meta.get("taps", "embed"))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- extractors
@@ -221,9 +256,10 @@ class ClassifierExtractor(FeatureExtractor):
 CLASSIFIER_DOMAINS = ("fashion-mnist", "mnist")
 
 
-def classifier_weights_file(domain: str):
-    """The shipped weights resource for a domain ("fashion-mnist" or "mnist")."""
-    return resources.files(__package__).joinpath("weights", f"{domain}-classifier.safetensors")
+def classifier_weights_file(domain: str, version: str = ""):
+    """The shipped weights resource for a domain ("fashion-mnist" or "mnist") and version ("" current, "v1")."""
+    suffix = f"-{version}" if version else ""
+    return resources.files(__package__).joinpath("weights", f"{domain}-classifier{suffix}.safetensors")
 
 
 def safetensors_metadata(data: bytes) -> dict[str, str]:
@@ -232,23 +268,33 @@ def safetensors_metadata(data: bytes) -> dict[str, str]:
     return dict(json.loads(data[8 : 8 + length]).get("__metadata__", {}))
 
 
-def load_classifier(domain: str) -> ClassifierExtractor:
-    """Load a shipped domain classifier from the package data (no network, no dataset)."""
-    from safetensors.torch import load as load_tensors
+def load_classifier(domain: str, version: str = "") -> ClassifierExtractor:
+    """Load a shipped domain classifier from the package data (no network, no dataset).
 
-    resource = classifier_weights_file(domain)
+    `version` "" is the current weights; "v1" the first weights (kept so that figures published with
+    them can be reproduced: see docs/metrics.md).
+    """
+    suffix = f"-{version}" if version else ""
+    resource = classifier_weights_file(domain, version)
     try:
         data = resource.read_bytes()
     except (FileNotFoundError, OSError):
         raise MetricsError(
-            f"shipped weights {domain}-classifier.safetensors are missing from genlab.metrics; "
+            f"shipped weights {domain}-classifier{suffix}.safetensors are missing from genlab.metrics; "
             "reinstall genlab or run scripts/train_classifiers.py"
         ) from None
+    return classifier_from_bytes(data, f"{domain}-classifier{suffix}")
+
+
+def classifier_from_bytes(data: bytes, name: str) -> ClassifierExtractor:
+    """A ClassifierExtractor from the bytes of a classifier .safetensors file (architecture in its metadata)."""
+    from safetensors.torch import load as load_tensors
+
     meta = safetensors_metadata(data)
     model = ClassifierCNN.from_config(meta)
     model.load_state_dict(load_tensors(data))
     model.to(memory_format=torch.channels_last)
-    return ClassifierExtractor(f"{domain}-classifier", model, hashlib.sha256(data).hexdigest()[:16], meta)
+    return ClassifierExtractor(name, model, hashlib.sha256(data).hexdigest()[:16], meta)
 
 
 # -------------------------------------------------------------- inception
@@ -381,6 +427,9 @@ EXTRACTORS: Registry[Callable[[], FeatureExtractor]] = Registry("extractor")
 EXTRACTORS.register("fashion-mnist-classifier")(lambda: load_classifier("fashion-mnist"))
 EXTRACTORS.register("mnist-classifier")(lambda: load_classifier("mnist"))
 EXTRACTORS.register("inception")(lambda: InceptionExtractor())
+# The first shipped weights (penultimate-layer features), kept to reproduce figures published with them.
+EXTRACTORS.register("fashion-mnist-classifier-v1")(lambda: load_classifier("fashion-mnist", "v1"))
+EXTRACTORS.register("mnist-classifier-v1")(lambda: load_classifier("mnist", "v1"))
 
 _loaded: dict[str, FeatureExtractor] = {}
 
