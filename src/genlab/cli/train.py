@@ -15,7 +15,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model family",
                        description="Train a family. Any hyper-parameter or trainer setting is a --key value flag; "
                                    "`genlab train FAMILY --help` lists them.", add_help=False)
-    p.add_argument("family", nargs="?", help="model family (genlab list)")
+    # FAMILY is the first free word, read in run(): as an argparse positional it would take the
+    # value of an option argparse does not know (`genlab train --config F --lr 0.01`).
     p.add_argument("--out", help="run folder (default runs/FAMILY-DATA-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--config", dest="config_file",
@@ -48,14 +49,16 @@ def run(args: argparse.Namespace) -> int:
     from ..api import resolve_config, resolved_yaml, train
     from ..config import parse_flags
 
+    extra = list(args.extra)
+    family = extra.pop(0) if extra and not extra[0].startswith("-") else None
     if args.help:
-        print_help(args.family)
+        print_help(family)
         return 0
-    options = parse_flags(args.extra)
+    options = parse_flags(extra)
     if args.print_config:
-        print(resolved_yaml(*resolve_config(args.family, config_file=args.config_file, **options)), end="")
+        print(resolved_yaml(*resolve_config(family, config_file=args.config_file, **options)), end="")
         return 0
-    result = train(args.family, out=args.out, resume=args.resume, config_file=args.config_file, **options)
+    result = train(family, out=args.out, resume=args.resume, config_file=args.config_file, **options)
     if int(os.environ.get("RANK", 0)) != 0:  # under torchrun only rank 0 reports
         return 130 if result.interrupted else 0
     status = "interrupted" if result.interrupted else "done"

@@ -5,11 +5,15 @@ For any other image data (scikit-learn's digits, a folder of photos, CIFAR-10)
 `domain_extractor(images, labels)` trains a small CNN on the reference images
 themselves, once:
 
-* with labels (two classes or more): a classifier of those labels; its
-  features are the penultimate layer and its logits feed IS, class coverage
-  and accuracy;
-* without labels: a self-supervised rotation predictor (Gidaris et al. 2018:
-  which of 0/90/180/270 degrees was an image turned by); features only.
+* always: a self-supervised rotation predictor (Gidaris et al. 2018: which of
+  0/90/180/270 degrees was an image turned by), which makes the features see
+  shapes and layout, not only colours;
+* with labels (two classes or more) also a classifier of those labels, on the
+  other half of each batch; its logits feed IS, class coverage and accuracy.
+  (A classifier alone of, say, two classes learns little more than what
+  separates them; shuffled pixels of the right colours would pass it.)
+
+The features are the 64-d layer both heads share.
 
 Training runs on the CPU in one thread and is deterministic for a seed (its
 own seeded generators, nothing taken from the global RNG; one thread keeps the
@@ -39,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import MetricsError
-from .extractors import FeatureExtractor, convert_images, safetensors_metadata, to_float_images
+from .extractors import FeatureExtractor, convert_images, safetensors_metadata, state_dict_hash, to_float_images
 from .reference import cache_root, content_hash
 
 RECIPE = "1"
@@ -55,6 +59,8 @@ MIN_STEPS, MAX_STEPS = 200, 2000
 STRIDE_FROM = 24
 LEARNING_RATE = 3e-3
 HELD_OUT = 0.1
+#: with labels, this share of each batch trains the class head, the rest the rotation head
+CLASS_SHARE = 0.5
 ROTATIONS = 4
 
 
@@ -68,15 +74,16 @@ def _conv(c_in: int, c_out: int) -> list[nn.Module]:
 
 
 class DomainCNN(nn.Module):
-    """Five 3x3 conv layers (two max-pools), global average pooling, a linear feature layer and a head.
+    """Five 3x3 conv layers (two max-pools), global average pooling, a linear feature layer and two heads.
 
     Works at any input side >= 4; the first layer strides by `stem_stride`
     (2 for images of side STRIDE_FROM and more, a quarter of the work). The
     features are the pre-activation of the feature layer (no dead dimensions,
-    full-rank covariance).
+    full-rank covariance). `classes` is the class head (None without labels),
+    `rotation` the head that tells which of four quarter turns an image had.
     """
 
-    def __init__(self, in_channels: int, num_outputs: int, widths: tuple[int, int, int] = (16, 32, 64),
+    def __init__(self, in_channels: int, num_classes: int = 0, widths: tuple[int, int, int] = (16, 32, 64),
                  feature_dim: int = 64, stem_stride: int = 1):
         super().__init__()
         a, b, c = widths
@@ -87,25 +94,25 @@ class DomainCNN(nn.Module):
             *_conv(b, c), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )  # fmt: skip
         self.embed = nn.Linear(c, feature_dim)
-        self.head = nn.Linear(feature_dim, num_outputs)
+        self.classes = nn.Linear(feature_dim, num_classes) if num_classes else None
+        self.rotation = nn.Linear(feature_dim, ROTATIONS)
 
-    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.embed(self.body(x * 2.0 - 1.0))
-        return feats, self.head(F.relu(feats))
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(self.body(x * 2.0 - 1.0))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features_and_logits(x)[1]
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        feats = self.features(x)
+        return feats, self.classes(F.relu(feats)) if self.classes is not None else None
 
 
 class DomainExtractor(FeatureExtractor):
-    """A trained DomainCNN as an extractor; logits only when it classifies the data's own labels."""
+    """A trained DomainCNN as an extractor; class logits only when it was trained on labels."""
 
     def __init__(self, name: str, model: DomainCNN, meta: dict[str, str], weights_hash: str):
         super().__init__()
         self.name, self.model, self.meta, self._weights_hash = name, model, dict(meta), weights_hash
         self.input_channels = int(meta["in_channels"])
         self.input_size = (int(meta["side"]), int(meta["side"]))
-        self.has_logits = meta["objective"] == "classifier"
         self.eval()
 
     @property
@@ -113,8 +120,7 @@ class DomainExtractor(FeatureExtractor):
         return self._weights_hash
 
     def compute(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        feats, logits = self.model.features_and_logits(x)
-        return feats, logits if self.has_logits else None
+        return self.model.features_and_logits(x)
 
 
 # ------------------------------------------------------------------ training
@@ -130,35 +136,47 @@ def _rotate(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _batches(x: torch.Tensor, y: torch.Tensor | None, objective: str, steps: int, g: torch.Generator):
-    """`steps` batches (inputs, targets) drawn in seeded epochs; small random shifts for the classifier."""
+def _batches(x: torch.Tensor, steps: int, g: torch.Generator):
+    """`steps` index batches drawn in seeded epochs."""
     n, done = len(x), 0
     while True:
         perm = torch.randperm(n, generator=g)
         for start in range(0, n - min(n, BATCH_SIZE) + 1, BATCH_SIZE):
-            idx = perm[start:start + BATCH_SIZE]
-            xb = x[idx]
-            if objective == "rotation":
-                target = torch.randint(ROTATIONS, (len(idx),), generator=g)
-                xb = _rotate(xb, target)
-            else:
-                target = y[idx]
-                shift = max(1, xb.shape[-1] // 16)
-                dy, dx = (int(v) for v in torch.randint(-shift, shift + 1, (2,), generator=g))
-                xb = torch.roll(xb, (dy, dx), dims=(2, 3))
-            yield xb, target
+            yield perm[start:start + BATCH_SIZE]
             done += 1
             if done == steps:
                 return
 
 
-def _accuracy(model: DomainCNN, x: torch.Tensor, y: torch.Tensor, objective: str, g: torch.Generator) -> float:
-    if objective == "rotation":
-        y = torch.randint(ROTATIONS, (len(x),), generator=g)
-        x = _rotate(x, y)
-    model.eval()
+def _shift(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """The batch moved by a random offset of up to 1/16 of its side (wrapping around)."""
+    shift = max(1, x.shape[-1] // 16)
+    dy, dx = (int(v) for v in torch.randint(-shift, shift + 1, (2,), generator=g))
+    return torch.roll(x, (dy, dx), dims=(2, 3))
+
+
+def _loss(model: DomainCNN, xb: torch.Tensor, yb: torch.Tensor | None, g: torch.Generator) -> torch.Tensor:
+    """Rotation loss on turned images; with labels, part of the batch goes to the class loss instead.
+
+    One forward pass over both parts, so batch normalisation sees the mix it is evaluated on.
+    """
+    part = int(len(xb) * CLASS_SHARE) if yb is not None else 0
+    turns = torch.randint(ROTATIONS, (len(xb) - part,), generator=g)
+    feats = F.relu(model.features(torch.cat([_shift(xb[:part], g), _rotate(xb[part:], turns)])))
+    loss = F.cross_entropy(model.rotation(feats[part:]), turns)
+    if part:
+        loss = loss + F.cross_entropy(model.classes(feats[:part]), yb[:part])
+    return loss
+
+
+def _accuracy(model: DomainCNN, x: torch.Tensor, y: torch.Tensor | None, g: torch.Generator) -> float:
+    """Held-out accuracy of the class head, or of the rotation head without labels."""
     with torch.no_grad():
-        pred = torch.cat([model(chunk).argmax(1) for chunk in x.split(512)])
+        if y is None:
+            y = torch.randint(ROTATIONS, (len(x),), generator=g)
+            pred = torch.cat([model.rotation(F.relu(model.features(c))).argmax(1) for c in _rotate(x, y).split(512)])
+        else:
+            pred = torch.cat([model.features_and_logits(c)[1].argmax(1) for c in x.split(512)])
     return float((pred == y).float().mean())
 
 
@@ -168,41 +186,42 @@ def _stem_stride(side: int) -> int:
 
 def train_domain_cnn(x: torch.Tensor, y: torch.Tensor | None, *, seed: int = 0,
                      steps: int | None = None) -> tuple[DomainCNN, dict[str, str]]:
-    """Train on float images `x` (N x C x S x S in [0, 1]) and labels `y` (or None: rotation objective).
+    """Train on float images `x` (N x C x S x S in [0, 1]) and labels `y` (None: rotation only).
 
     Returns the network (eval mode) and its description as string metadata.
     """
-    objective = "classifier" if y is not None and int(y.unique().numel()) >= 2 else "rotation"
-    num_outputs = int(y.max()) + 1 if objective == "classifier" else ROTATIONS
+    if y is not None and int(y.unique().numel()) < 2:
+        y = None
+    num_classes = int(y.max()) + 1 if y is not None else 0
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(len(x), generator=g)
     n_held = int(len(x) * HELD_OUT) if len(x) >= 100 else 0
     held, train = perm[:n_held], perm[n_held:]
-    x_train, y_train = x[train], (y[train] if objective == "classifier" else None)
     if steps is None:
-        steps = min(MAX_STEPS, max(MIN_STEPS, math.ceil(EPOCHS * len(x_train) / BATCH_SIZE)))
+        steps = min(MAX_STEPS, max(MIN_STEPS, math.ceil(EPOCHS * len(train) / BATCH_SIZE)))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = DomainCNN(x.shape[1], num_outputs, stem_stride=_stem_stride(x.shape[-1]))
+        model = DomainCNN(x.shape[1], num_classes, stem_stride=_stem_stride(x.shape[-1]))
     opt = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LEARNING_RATE, total_steps=steps, pct_start=0.15)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same sums in the same order whatever the machine's cores; fastest for this size
     try:
         model.train()
-        for xb, target in _batches(x_train, y_train, objective, steps, g):
-            loss = F.cross_entropy(model(xb), target)
+        for idx in _batches(train, steps, g):
+            rows = train[idx]
+            loss = _loss(model, x[rows], y[rows] if y is not None else None, g)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+        model.eval()
+        accuracy = _accuracy(model, x[held], y[held] if y is not None else None, g) if n_held else float("nan")
     finally:
         torch.set_num_threads(threads)
-    model.eval()
-    accuracy = _accuracy(model, x[held], y[held] if y is not None else None, objective, g) if n_held else float("nan")
-    meta = {"objective": objective, "num_outputs": str(num_outputs), "in_channels": str(x.shape[1]),
-            "side": str(x.shape[-1]), "steps": str(steps), "trained_on": str(len(x_train)),
-            "held_out_accuracy": f"{accuracy:.4f}", "seed": str(seed), "recipe": RECIPE}
+    meta = {"objective": "classifier+rotation" if num_classes else "rotation", "num_classes": str(num_classes),
+            "in_channels": str(x.shape[1]), "side": str(x.shape[-1]), "steps": str(steps),
+            "trained_on": str(len(train)), "held_out_accuracy": f"{accuracy:.4f}", "seed": str(seed), "recipe": RECIPE}
     return model, meta
 
 
@@ -253,11 +272,12 @@ def load_domain_extractor(name: str, directory: str | os.PathLike | None = None)
         ) from None
     try:
         meta = safetensors_metadata(data)
-        model = DomainCNN(int(meta["in_channels"]), int(meta["num_outputs"]), stem_stride=_stem_stride(int(meta["side"])))
+        model = DomainCNN(int(meta["in_channels"]), int(meta["num_classes"]), stem_stride=_stem_stride(int(meta["side"])))
         model.load_state_dict(load_tensors(data))
     except (KeyError, ValueError, RuntimeError) as exc:
         raise MetricsError(f"cached extractor {path} is unreadable ({type(exc).__name__}); delete it to retrain") from None
-    return DomainExtractor(name, model, meta, hashlib.sha256(data).hexdigest()[:16])
+    # the weights' content, not the file's bytes: safetensors writes metadata in no fixed order
+    return DomainExtractor(name, model, meta, state_dict_hash(model))
 
 
 def domain_extractor(images: Any, labels: Any = None, *, seed: int = 0, label: str = "the reference data",
@@ -273,8 +293,8 @@ def domain_extractor(images: Any, labels: Any = None, *, seed: int = 0, label: s
         model, meta = train_domain_cnn(x, y, seed=seed)
         meta["data"] = label
         _save(model, meta, path)
-        what = (f"a classifier of its {meta['num_outputs']} classes" if meta["objective"] == "classifier"
-                else "a self-supervised rotation predictor (no labels)")
+        what = (f"a classifier of its {meta['num_classes']} classes (plus rotation prediction)"
+                if int(meta["num_classes"]) else "a self-supervised rotation predictor (no labels)")
         acc = float(meta["held_out_accuracy"])
         print(f"genlab: no shipped feature extractor for {label}; trained {what} on {meta['trained_on']} images"
               + (f" (held-out accuracy {acc:.1%})" if acc == acc else "")
