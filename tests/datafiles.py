@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import atexit
 import gzip
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: ../shared/data next to the repository; GENLAB_TEST_SHARED_DATA=/nonexistent tries a machine without it
+SHARED_DATA = Path(os.environ.get("GENLAB_TEST_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 MNIST_DIR = SHARED_DATA / "mnist-t10k"
 STOCKS_FILE = SHARED_DATA / "stocks" / "stock_data.csv"
 STOCK_DAYS = 3685
