@@ -146,6 +146,10 @@ def test_eval_every_works_on_digits_and_refuses_what_it_cannot_do(tmp_path, caps
     rows = [r for r in read_metrics(run) if "eval/fid" in r]
     assert [r["step"] for r in rows] == [2, 4] and all(r["eval/fid"] > 0 for r in rows)
     assert (run / "best" / "config.json").is_file()
+    plain = tmp_path / "plain"  # evaluating (and preparing to) does not change what is trained
+    train_small("vae", plain, data="digits", steps=4, width=8, log_every=2)
+    a, b = (genlab.load(r).state_dict() for r in (run, plain))
+    assert all(torch.equal(a[k], b[k]) for k in a)
     refusals = [
         (dict(family="seqvae", data="sines", hidden=8, latent_dim=4), "trains on sequence data"),
         (dict(family="vae", data="digits", eval_metrics="pr"), "--best-metric 'fid' is not among"),

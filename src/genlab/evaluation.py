@@ -221,7 +221,14 @@ class PeriodicEval(Callback):
         self.prepared: tuple[Any, Any] | None = None
 
     def prepare(self, model, root: str | None = None, device: str = "cpu") -> None:
-        """Check that this evaluation can run on the model's data; build extractor and reference."""
+        """Check that this evaluation can run on the model's data; build extractor and reference.
+
+        Leaves the global RNG as it found it, so a run with --eval-every trains as one without.
+        """
+        with torch.random.fork_rng(devices=[]):
+            self._prepare(model, root, device)
+
+    def _prepare(self, model, root: str | None, device: str) -> None:
         from . import metrics as M
 
         kind = model.data_info.get("kind", "image")
