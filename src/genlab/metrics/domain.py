@@ -17,8 +17,8 @@ The features are the 64-d layer both heads share.
 
 Training runs on the CPU in one thread and is deterministic for a seed (its
 own seeded generators, nothing taken from the global RNG; one thread keeps the
-order of floating-point sums fixed whatever the number of cores). The weights are cached as
-``$GENLAB_CACHE/extractors/domain-<hash>.safetensors`` (default
+order of floating-point sums fixed whatever the number of cores). The weights
+are cached as ``$GENLAB_CACHE/extractors/domain-<hash>.safetensors`` (default
 ``~/.cache/genlab``), where the hash covers the content of the images and
 labels, the recipe and the seed, so the same data finds the same extractor
 whatever it is called, and changed data trains a new one. Training prints one
@@ -230,16 +230,17 @@ def train_domain_cnn(x: torch.Tensor, y: torch.Tensor | None, *, seed: int = 0,
 
 def _prepare(images: Any, labels: Any, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Float images at the extractor's side (<= MAX_SIDE, square) and labels, at most MAX_IMAGES of them."""
-    x = to_float_images(images)
-    if x.shape[-1] != x.shape[-2]:
-        raise MetricsError(f"a domain extractor needs square images, got {x.shape[-2]}x{x.shape[-1]}; "
+    images = torch.as_tensor(images)
+    if images.shape[-1] != images.shape[-2]:
+        raise MetricsError(f"a domain extractor needs square images, got {images.shape[-2]}x{images.shape[-1]}; "
                            "resize them (e.g. --image-size) or pass --extractor")
     y = None if labels is None else torch.as_tensor(labels).long()
-    if y is not None and (len(y) != len(x) or int(y.min()) < 0):
+    if y is not None and (len(y) != len(images) or int(y.min()) < 0):
         y = None
-    if len(x) > MAX_IMAGES:
-        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:MAX_IMAGES].sort().values
-        x, y = x[keep], (y[keep] if y is not None else None)
+    if len(images) > MAX_IMAGES:  # a seeded subset, taken before converting to floats
+        keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:MAX_IMAGES].sort().values
+        images, y = images[keep], (y[keep] if y is not None else None)
+    x = to_float_images(images)
     channels = 3 if x.shape[1] >= 3 else 1
     return convert_images(x, channels, (min(x.shape[-1], MAX_SIDE),) * 2), y
 
@@ -272,7 +273,9 @@ def load_domain_extractor(name: str, directory: str | os.PathLike | None = None)
         ) from None
     try:
         meta = safetensors_metadata(data)
-        model = DomainCNN(int(meta["in_channels"]), int(meta["num_classes"]), stem_stride=_stem_stride(int(meta["side"])))
+        with torch.random.fork_rng(devices=[]):  # building the network must not move the caller's RNG
+            model = DomainCNN(int(meta["in_channels"]), int(meta["num_classes"]),
+                              stem_stride=_stem_stride(int(meta["side"])))
         model.load_state_dict(load_tensors(data))
     except (KeyError, ValueError, RuntimeError) as exc:
         raise MetricsError(f"cached extractor {path} is unreadable ({type(exc).__name__}); delete it to retrain") from None
