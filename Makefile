@@ -1,12 +1,35 @@
-# genlab: `make demo` and `make test` (see README).
+# genlab: `make demo` and `make test` (see README). Both do their own set-up on a fresh Debian machine.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_MINUTES ?= 5
+APT_GET ?= apt-get
 
-.PHONY: install demo test test-all data clean
+# Debian packages as PACKAGE:FILE-IT-INSTALLS; a package is installed only when its file is missing.
+FASHION_DEP := dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+# Everything the test suite needs from the system: Fashion-MNIST, the word list, the browser and its driver.
+SYSTEM_DEPS ?= $(FASHION_DEP) \
+	wamerican:/usr/share/dict/american-english \
+	chromium:/usr/bin/chromium \
+	chromium-driver:/usr/bin/chromedriver
 
+.PHONY: install demo test test-all system-deps data clean
+
+# apt-get install the packages in $$need (through sudo when not root); a shell fragment for recipes.
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	echo "installing Debian packages:$$need"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q $$need
+
+# Install those of the PACKAGE:FILE pairs in $(1) whose file is missing.
+define apt_ensure
+	@need=""; for dep in $(1); do [ -e "$${dep#*:}" ] || need="$$need $${dep%%:*}"; done; \
+	if [ -n "$$need" ]; then $(APT_INSTALL); fi
+endef
+
+# Debian's python3 makes virtual environments only with python3-venv (ensurepip) installed.
 $(BIN)/genlab: pyproject.toml
+	@$(PYTHON) -c "import ensurepip" 2>/dev/null || { need=" python3-venv"; $(APT_INSTALL); }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[test]"
@@ -14,11 +37,13 @@ $(BIN)/genlab: pyproject.toml
 
 install: $(BIN)/genlab
 
-# Fashion-MNIST from Debian's package (files under /usr/share/datasets/fashion-mnist/)
+# The system packages the tests need (make test and .ci/run use this).
+system-deps:
+	$(call apt_ensure,$(SYSTEM_DEPS))
+
+# Only Fashion-MNIST (files under /usr/share/datasets/fashion-mnist/), for the demo.
 data:
-	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
-	  { (apt-get update -q && apt-get install -y -q dataset-fashion-mnist) || \
-	    sudo sh -c 'apt-get update -q && apt-get install -y -q dataset-fashion-mnist'; }
+	$(call apt_ensure,$(FASHION_DEP))
 
 # Train a DCGAN on Fashion-MNIST for a few minutes and write a sample grid.
 demo: install data
@@ -27,11 +52,13 @@ demo: install data
 	$(BIN)/genlab sample runs/demo --n 64 --seed 0 --out demo-samples.png
 	@echo "sample grid: demo-samples.png"
 
-# The test command CI runs (.ci/run calls `make test`).
-test: install data
+# The test command CI runs (.ci/run: `make system-deps test`). Under make a test whose
+# system package is missing fails instead of skipping (GENLAB_TEST_STRICT, tests/conftest.py).
+test test-all: export GENLAB_TEST_STRICT = 1
+test: install system-deps
 	GENLAB_OFFLINE=1 $(BIN)/python -m pytest -q
 
-test-all: install data
+test-all: install system-deps
 	GENLAB_OFFLINE=1 $(BIN)/python -m pytest -q -m ""
 
 clean:

@@ -1,4 +1,13 @@
-"""Shared fixtures: offline mode, small real datasets, temporary runs."""
+"""Shared fixtures: offline mode, small real datasets, temporary runs.
+
+Debian packages the tests need (Fashion-MNIST, the word list, chromium and its
+driver) are installed by `make system-deps`, which `make test` runs first.
+Outside make a missing package skips its tests with the install command;
+under make (GENLAB_TEST_STRICT=1) it fails them, so `make test` never passes
+by skipping. Data no registry installs (the MNIST test split, stock prices)
+comes from ../shared/data where present and is written in the same format
+otherwise (tests/datafiles.py).
+"""
 
 from __future__ import annotations
 
@@ -12,14 +21,27 @@ os.environ["GENLAB_OFFLINE"] = "1"  # tests never download
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-MNIST_T10K = SHARED_DATA / "mnist-t10k"
+WORDS_FILE = Path("/usr/share/dict/american-english")
+STRICT = os.environ.get("GENLAB_TEST_STRICT", "") == "1"
+
+
+def need_system(present: bool, package: str) -> None:
+    """Skip the test when Debian package `package` is missing, or fail it under `make test`."""
+    if present:
+        return
+    message = f"Debian package {package} is not installed (make system-deps, or apt-get install {package})"
+    if STRICT:
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def require_fashion() -> None:
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    need_system((FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(), "dataset-fashion-mnist")
+
+
+def require_words() -> None:
+    need_system(WORDS_FILE.is_file(), "wamerican")
 
 
 @pytest.fixture
@@ -29,10 +51,18 @@ def fashion_dir() -> Path:
 
 
 @pytest.fixture
+def words() -> Path:
+    """Debian's word list (package wamerican), which the `words` dataset reads."""
+    require_words()
+    return WORDS_FILE
+
+
+@pytest.fixture
 def mnist_t10k() -> Path:
-    if not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip("MNIST test split not found in ../shared/data/mnist-t10k")
-    return MNIST_T10K
+    """MNIST's test split (t10k IDX files): ../shared/data/mnist-t10k, or 10,000 digits written in its format."""
+    from .datafiles import mnist_t10k as folder
+
+    return folder()
 
 
 @pytest.fixture

@@ -82,3 +82,47 @@ def test_config_files(tmp_path):
         load_file(tmp_path / "list.yaml")
     with pytest.raises(ConfigError, match="not found"):
         load_file(tmp_path / "missing.yaml")
+
+
+def test_print_config_prints_resolved_yaml_that_reads_back(tmp_path, capsys, monkeypatch):
+    import yaml
+
+    from genlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "vae", "--data", "digits", "--beta", "4", "--steps", "9", "--print-config"]) == 0
+    text = capsys.readouterr().out
+    printed = yaml.safe_load(text)
+    assert printed["family"] == "vae" and printed["config"]["beta"] == 4.0 and printed["config"]["latent_dim"] == 16
+    assert printed["train"]["data"] == "digits" and printed["train"]["steps"] == 9 and printed["train"]["batch_size"] == 64
+    assert not (tmp_path / "runs").exists()  # printed and exited: nothing trained, no data loaded
+    (tmp_path / "printed.yaml").write_text(text)
+    assert main(["train", "--config", "printed.yaml", "--print-config"]) == 0  # the family comes from the file
+    assert capsys.readouterr().out == text
+    assert main(["train", "--config", "printed.yaml", "--lr", "0.01", "--print-config"]) == 0  # flags override
+    assert yaml.safe_load(capsys.readouterr().out)["config"]["lr"] == 0.01
+    assert main(["train", "dcgan", "--config", "printed.yaml", "--print-config"]) == 2
+    assert "is for family 'vae', not 'dcgan'" in capsys.readouterr().err
+    assert main(["train", "--print-config"]) == 2
+    assert "no family given" in capsys.readouterr().err
+
+
+def test_train_config_of_a_run_reproduces_it(tmp_path, capsys):
+    import torch
+    from safetensors.torch import load_file as load_weights
+
+    from genlab.cli import main
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["--steps", "3", "--batch-size", "16", "--limit", "128", "--no-progress", "--no-tensorboard",
+              "--sample-every", "0", "--seed", "7"]
+    assert main(["train", "vae", "--data", "digits", "--beta", "2.5", "--width", "8", "--latent-dim", "4",
+                 "--out", str(first), *common]) == 0
+    assert main(["train", "--config", str(first / "config.json"), "--out", str(second)]) == 0
+    capsys.readouterr()
+    a, b = (json.loads((run / "config.json").read_text()) for run in (first, second))
+    assert a["family"] == b["family"] == "vae"
+    assert a["config"] == b["config"] and a["train"] == b["train"] and a["data"] == b["data"]
+    assert b["config"]["beta"] == 2.5 and b["train"]["seed"] == 7 and b["train"]["limit"] == 128
+    wa, wb = (load_weights(str(next((run / "checkpoints").iterdir()) / "model.safetensors")) for run in (first, second))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # same settings, same seed: the same weights

@@ -1,8 +1,8 @@
 """Tests for genlab.metrics: distances vs independent NumPy/SciPy code, shipped classifiers, cache, API.
 
 Data-dependent tests read Fashion-MNIST from /usr/share/datasets/fashion-mnist
-and MNIST's t10k split from ../shared/data (relative to the repo root); each
-skips with a reason when its files are absent.
+(installed by `make system-deps`) and MNIST's t10k split from ../shared/data
+(relative to the repo root), or files of the same format (tests/datafiles.py).
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ from genlab.metrics import (
 from genlab.metrics import extractors as extractors_module
 from genlab.metrics.distances import kid_subsets
 
+from .conftest import require_fashion
+from .datafiles import synthetic
+
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "src" / "genlab" / "metrics" / "weights"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-MNIST = REPO.parent / "shared" / "data" / "mnist-t10k"
 REL = 1e-6
 
 
@@ -52,9 +54,8 @@ def read_idx(path: Path, offset: int) -> np.ndarray:
 
 def load_t10k(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = root / "t10k-images-idx3-ubyte.gz", root / "t10k-labels-idx1-ubyte.gz"
-    for path in (images, labels):
-        if not path.is_file():
-            pytest.skip(f"{path} is absent")
+    if root == FASHION:
+        require_fashion()
     x = read_idx(images, 16).reshape(-1, 1, 28, 28).copy()
     y = read_idx(labels, 8).astype(np.int64)
     return torch.from_numpy(x), torch.from_numpy(y)
@@ -255,13 +256,16 @@ def test_fashion_classifier_accuracy(fashion, fashion_out):
     assert measured == pytest.approx(info["test_accuracy"], abs=0.02)
 
 
-def test_mnist_classifier_accuracy():
-    images, labels = load_t10k(MNIST)
+def test_mnist_classifier_accuracy(mnist_t10k):
+    images, labels = load_t10k(mnist_t10k)
     info = json.loads((WEIGHTS / "mnist-classifier.json").read_text())
     assert info["test_accuracy"] >= 0.99 and info["test_split"] == "test[8000:10000]"
     out = get_extractor("mnist-classifier").extract(images[8000:], batch_size=1000)
     correct = int((out.logits.argmax(1) == labels[8000:]).sum())
-    assert abs(correct - info["test_correct"]) <= 2, (correct, info["test_correct"])
+    if synthetic(mnist_t10k):  # scikit-learn's 8x8 digits scaled up: blurrier than MNIST, still far above chance
+        assert correct > 0.5 * len(labels[8000:]), correct
+    else:
+        assert abs(correct - info["test_correct"]) <= 2, (correct, info["test_correct"])
 
 
 # ---------------------------------------------------------------- cache
@@ -300,10 +304,18 @@ def test_evaluate_caches_dataset_reference(monkeypatch, tmp_path, fashion):
 
     gen = fashion[0][500:700]
     a = evaluate(gen, reference="fashion-mnist:test", ref_images=ref_loader, metrics=("fid", "pr"))
-    b = evaluate(gen, reference="fashion-mnist:test", ref_images=ref_loader, metrics=("fid", "pr"))
-    assert len(calls) == 1 and a == b
     (path,) = (tmp_path / "refstats").glob("*.safetensors")
     assert path.name.startswith("fashion-mnist-test-fashion-mnist-classifier-")
+    written = path.stat().st_mtime_ns
+    b = evaluate(gen, reference="fashion-mnist:test", ref_images=ref_loader, metrics=("fid", "pr"))
+    assert a == b and path.stat().st_mtime_ns == written  # read from the cache, not recomputed
+    # the entry is keyed by the images' content, not the dataset's name: a renamed copy finds it ...
+    renamed = evaluate(gen, reference="folder:/elsewhere/copy", ref_images=ref_loader, metrics=("fid", "pr"),
+                       extractor="fashion-mnist-classifier")
+    assert renamed == a and list((tmp_path / "refstats").glob("*.safetensors")) == [path]
+    # ... and changed images under the same name do not
+    changed = evaluate(gen, reference="fashion-mnist:test", ref_images=lambda: fashion[0][:499], metrics="fid")
+    assert changed["fid"] != a["fid"] and len(list((tmp_path / "refstats").glob("*.safetensors"))) == 2
     c = evaluate(gen, reference=str(path), metrics="fid")  # a stats file works as reference, auto extractor
     assert c["fid"] == pytest.approx(a["fid"], rel=1e-9)
 
@@ -334,7 +346,7 @@ def test_unknown_names_list_the_valid_ones(fashion_ref):
         get_extractor("nope")
     with pytest.raises(MetricsError, match="valid options: kid_subsets"):
         evaluate(images, reference=fashion_ref, metrics="fid", options={"k": 3})
-    with pytest.raises(MetricsError, match="no classifier for reference 'cifar10'"):
+    with pytest.raises(MetricsError, match="no shipped classifier for reference 'cifar10'.*no reference images"):
         auto_extractor("cifar10")
     assert auto_extractor("Fashion_MNIST") == "fashion-mnist-classifier" and auto_extractor("mnist") == "mnist-classifier"
     with pytest.raises(MetricsError, match="needs labels"):

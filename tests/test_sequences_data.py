@@ -22,15 +22,13 @@ from genlab.data import load_dataset
 from genlab.data.sequences import decode_tokens, inverse_transform, sliding_windows, transform
 from genlab.errors import DataError
 
+from .conftest import require_words
+from .datafiles import stocks_csv
 from .family_checks import read_metrics, train_small
 
-STOCKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "stocks" / "stock_data.csv"  # ../shared next to the repo
-
-
 def stocks_spec() -> str:
-    if not STOCKS.is_file():
-        pytest.skip(f"stock prices not found at {STOCKS}")
-    return f"csv:{STOCKS}"
+    """csv: spec of the stock prices (../shared/data, or a file of the same format; see tests/datafiles.py)."""
+    return f"csv:{stocks_csv()}"
 
 
 def check_sequence_family(family: str, tmp_path: Path, data: str, steps: int = 6, **options: Any):
@@ -202,8 +200,7 @@ def test_words_rule_vocab_and_split(tmp_path):
 
 
 def test_debian_words():
-    if not Path("/usr/share/dict/american-english").is_file():
-        pytest.skip("wamerican not installed")
+    require_words()
     train = load_dataset("words")
     assert 50000 < len(train) < 60000 and train.info["max_len"] == 16
     assert all(w.isascii() and w.islower() and w.isalpha() for w in train.words()[:1000])

@@ -41,7 +41,7 @@ def test_seqvae_on_stock_prices(tmp_path):
     assert model.sample(3, seed=0)["sequences"][..., 5].max() > 1000  # volumes in shares
 
 
-def test_seqvae_on_words(tmp_path):
+def test_seqvae_on_words(tmp_path, words):
     model = check_sequence_family("seqvae", tmp_path, "words", **SMALL)
     words = model.decode_text(model.sample(20, seed=0)["tokens"])
     assert all(w.isascii() and w.isalpha() and w.islower() for w in words)
@@ -49,7 +49,7 @@ def test_seqvae_on_words(tmp_path):
     assert path.read_text().splitlines() == model.decode_text(model.sample(7, seed=0)["tokens"])
 
 
-def test_seqvae_loss_falls_on_words(tmp_path):
+def test_seqvae_loss_falls_on_words(tmp_path, words):
     train_small("seqvae", tmp_path / "run", data="words", steps=40, log_every=20, anneal="none", lr=3e-3,
                 **SMALL)
     rows = read_metrics(tmp_path / "run")
@@ -67,7 +67,7 @@ def test_kl_annealing_schedules():
     assert SeqVAE(SeqVAEConfig(anneal="none", beta=0.5), info).kl_weight(0) == 0.5
 
 
-def test_word_dropout_only_while_training():
+def test_word_dropout_only_while_training(words):
     data = load_dataset("words").subset(64)
     model = SeqVAE(SeqVAEConfig(word_dropout=0.5, **SMALL), data.info)
     x = data.tensors["x"]
@@ -83,7 +83,7 @@ def test_word_dropout_only_while_training():
     assert 0.35 < share < 0.65
 
 
-def test_seqvae_evaluate_words(tmp_path):
+def test_seqvae_evaluate_words(tmp_path, words):
     train_small("seqvae", tmp_path / "run", data="words", steps=3, **SMALL)
     model = genlab.load(tmp_path / "run")
     scores = model.evaluate(load_dataset("words", split="test").subset(200), n=50)

@@ -31,6 +31,7 @@ from genlab.errors import GenlabError
 from genlab.registry import FAMILIES
 from genlab.serve import ModelSession
 
+from .conftest import need_system
 from .family_checks import train_small
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -102,8 +103,8 @@ def server(dcgan_run, tmp_path):
 
 
 def make_driver(tmp_path: Path):
-    if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
-        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    need_system(Path(CHROMIUM).is_file(), "chromium")
+    need_system(Path(CHROMEDRIVER).is_file(), "chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -246,7 +247,7 @@ def test_session_infogan_codes():
     assert not np.array_equal(decode(a["image"]), decode(b["image"]))
 
 
-def test_session_shows_sequences_and_text():
+def test_session_shows_sequences_and_text(words):
     from genlab.data import load_dataset
 
     genlab.families()

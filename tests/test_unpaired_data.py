@@ -1,5 +1,6 @@
 """Unpaired data: edges2fashion's disjoint training domains and aligned test
-pairs, the unpaired:PATH folder layout, and the kind check of other families."""
+pairs, the unpaired:PATH folder layout (also as folder:PATH for CycleGAN), and
+the kind check of other families."""
 
 from __future__ import annotations
 
@@ -113,3 +114,28 @@ def test_image_families_refuse_unpaired_data():
     info = {"kind": "unpaired-image", "shape": [1, 28, 28], "shape_a": [1, 28, 28], "shape_b": [1, 28, 28]}
     with pytest.raises(GenlabError, match="unpaired-image"):
         DCGAN(DCGANConfig(g_width=8, d_width=8), info)
+
+
+def test_cyclegan_takes_folder_with_the_train_ab_layout(tmp_path, capsys):
+    import genlab
+
+    root = make_unpaired_folder(tmp_path / "horse2zebra", n_a=8, n_b=6, size=32)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        genlab.train("cyclegan", data=f"folder:{root}", out=tmp_path / "run", steps=2, batch_size=4, g_width=8,
+                     d_width=8, n_blocks=1, log_every=1, sample_every=0, progress=False, tensorboard=False)
+    finally:
+        torch.set_num_threads(before)
+    assert f"reading it as unpaired:{root}" in capsys.readouterr().err
+    model = genlab.load(tmp_path / "run")
+    assert model.data_info["dataset"] == f"unpaired:{root}" and model.data_info["shape_b"] == [3, 32, 32]
+    # a plain folder of images is refused with the spec that would work
+    plain = tmp_path / "plain"
+    for i in range(4):
+        _write(plain / f"{i}.png", np.zeros((32, 32), dtype=np.uint8))
+    with pytest.raises(GenlabError, match=r"unpaired:PATH \(trainA/ trainB/ testA/ testB/ folders\)") as info:
+        genlab.train("cyclegan", data=f"folder:{plain}", out=tmp_path / "refused", steps=1, batch_size=2)
+    assert "\n" not in str(info.value) and not (tmp_path / "refused").exists()
+    # image families still read such a folder as images (its four subfolders as classes)
+    assert load_dataset(f"folder:{root}").num_classes == 4

@@ -62,51 +62,90 @@ def default_run_dir(family: str, data: str) -> Path:
     return Path("runs") / f"{family}-{tag}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare_run(family: str, *, config_file: str | None = None, **options: Any):
-    """Validate options, seed, load data and build the model (no training yet)."""
-    from .data import dataset_options, load_dataset
+def resolve_config(family: str | None, *, config_file: str | None = None, **options: Any):
+    """(family, family config, trainer config) from defaults, a config file and options, no data loaded.
+
+    The file may be flat ``key: value`` pairs or a run's config.json (its
+    family is used when `family` is None); options override the file.
+    """
     from .training.config import TrainConfig
 
     families()
+    merged = load_file(config_file) if config_file else {}
+    file_family = merged.pop("family", None)
+    if family and file_family and family != file_family:
+        raise ConfigError(f"config file {config_file} is for family {file_family!r}, not {family!r}; "
+                          f"drop FAMILY to use the file's, or pass a {family} config")
+    family = family or file_family
+    if not family:
+        raise GenlabError("no family given; usage: genlab train FAMILY (see genlab list), "
+                          "or --config FILE naming one (a run's config.json does)")
     if family not in FAMILIES:
         raise GenlabError(f"unknown family {family!r}; valid families: {', '.join(FAMILIES.names())}")
-    merged = load_file(config_file) if config_file else {}
     merged.update({k.replace("-", "_"): v for k, v in options.items() if v is not None})
     model_opts, train_opts = split_options(family, merged)
     cls = FAMILIES.get(family)
     model_config = build(cls.Config, model_opts, what=f"{family} config")
     train_config = build(TrainConfig, train_opts, what="trainer config")
+    return family, model_config, train_config
+
+
+def resolved_yaml(family: str, model_config: Any, train_config: Any) -> str:
+    """The settings of a run as YAML, in the layout of its config.json (`--config` reads it back)."""
+    import yaml
+
+    from .config import to_dict
+
+    body = yaml.safe_dump({"family": family, "config": to_dict(model_config), "train": to_dict(train_config)},
+                          sort_keys=False, default_flow_style=False)
+    return f"# genlab train --config FILE reproduces these settings ({family})\n{body}"
+
+
+def prepare_run(family: str | None, *, config_file: str | None = None, **options: Any):
+    """Validate options, seed, load data and build the model (no training yet)."""
+    from .data import check_kind, dataset_options, load_dataset, spec_for_kinds
+
+    family, model_config, train_config = resolve_config(family, config_file=config_file, **options)
+    cls = FAMILIES.get(family)
     seed_everything(train_config.seed, train_config.deterministic)
     data_opts = {"image_size": train_config.image_size, "seq_len": train_config.seq_len,
                  "max_len": train_config.max_len}
     if train_config.strict_data:
         data_opts["strict"] = True
-    if train_config.num_workers is not None and "workers" in dataset_options(train_config.data):
+    spec = spec_for_kinds(train_config.data, cls.data_kinds)
+    if train_config.num_workers is not None and "workers" in dataset_options(spec):
         data_opts["workers"] = train_config.num_workers
-    data = load_dataset(train_config.data, root=train_config.data_root, split=train_config.split, **data_opts)
+    data = load_dataset(spec, root=train_config.data_root, split=train_config.split, **data_opts)
+    check_kind(data, family, cls.data_kinds)
     if train_config.limit is not None:
         data = data.subset(train_config.limit)
     model = cls(model_config, data.info)
     return model, data, train_config
 
 
-def train(family: str, data: str = "fashion-mnist", *, out: str | Path | None = None, resume: bool = False,
+def train(family: str | None, data: str | None = None, *, out: str | Path | None = None, resume: bool = False,
           config_file: str | None = None, callbacks: list | None = None, **options: Any):
     """Train `family` on `data`; returns a `TrainResult` (run folder, final step, logs).
 
     `options` are the family's hyper-parameters and the trainer's settings
-    (steps, epochs, minutes, batch_size, seed, ...), by name.
+    (steps, epochs, minutes, batch_size, seed, ...), by name. `config_file`
+    (flat YAML/JSON, or a run's config.json, whose family is used when
+    `family` is None) gives defaults that `data` and `options` override.
+    With `eval_every`, the periodic evaluation is set up (and checked) before
+    the first step.
     """
     from .training import Trainer
 
     model, dataset, train_config = prepare_run(family, config_file=config_file, data=data, **options)
-    run_dir = Path(out) if out else default_run_dir(family, train_config.data)
+    run_dir = Path(out) if out else default_run_dir(model.family, train_config.data)
     callbacks = list(callbacks or [])
     if train_config.eval_every:
         from .evaluation import PeriodicEval
 
-        callbacks.append(PeriodicEval(train_config.eval_every, train_config.eval_n, train_config.eval_metrics,
-                                      train_config.best_metric))
+        periodic = PeriodicEval(train_config.eval_every, train_config.eval_n, train_config.eval_metrics,
+                                train_config.best_metric)
+        periodic.prepare(model, root=train_config.data_root)
+        callbacks.append(periodic)
     trainer = Trainer(model, dataset, train_config, run_dir, callbacks=callbacks, resume=resume)
     return trainer.fit()
 

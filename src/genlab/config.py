@@ -2,7 +2,8 @@
 
 Every family declares a dataclass of hyper-parameters whose defaults train
 well. Values come, in increasing priority, from those defaults, a YAML/JSON
-file and command-line flags. An unknown key or a bad value raises a
+file (flat ``key: value`` pairs, or a run's own config.json) and command-line
+flags. An unknown key or a bad value raises a
 `ConfigError` whose one line lists what is valid.
 """
 
@@ -177,7 +178,24 @@ def load_file(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping of key: value pairs")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+    return flatten_run_config({str(k).replace("-", "_"): v for k, v in data.items()})
+
+
+#: the sections of a run's config.json (and of `genlab train --print-config`) that hold settings
+RUN_SECTIONS = ("config", "train")
+
+
+def flatten_run_config(data: dict[str, Any]) -> dict[str, Any]:
+    """Flat options from a file: a run's config.json (``family``, ``config``: the family's
+    hyper-parameters, ``train``: the trainer's settings, plus the data description and
+    version, which are recorded, not set) becomes ``{family, **config, **train}``;
+    a flat mapping is returned as it is."""
+    if not all(isinstance(data.get(k), dict) for k in RUN_SECTIONS):
+        return data
+    flat: dict[str, Any] = {"family": data["family"]} if "family" in data else {}
+    for section in RUN_SECTIONS:
+        flat.update({str(k).replace("-", "_"): v for k, v in data[section].items()})
+    return flat
 
 
 def parse_flags(args: list[str]) -> dict[str, Any]:

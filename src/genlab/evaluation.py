@@ -61,9 +61,16 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
                  family_metrics: bool = True, data_root: str | None = None, device: str = "cpu",
                  write: bool = True) -> dict[str, Any]:
     """Evaluate a run, checkpoint, samples file or folder; or, with only `reference`,
-    the real-vs-real floor (its test split against its train split)."""
-    from . import metrics as M
+    the real-vs-real floor (its `split` split against its train split).
+
+    `reference` is any dataset spec with an optional ``:split`` (``digits``,
+    ``mnist:test``, ``folder:PATH``). The family's own metrics (a VAE's ELBO
+    and NLL, sequence scores) need no image features and are computed first;
+    if the sample metrics then fail, the row keeps them and says why under
+    ``"skipped"``.
+    """
     from .api import load
+    from .data import split_spec
 
     names = [m for m in (metrics.split(",") if isinstance(metrics, str) else (metrics or [])) if m]
     result: dict[str, Any] = {}
@@ -75,10 +82,10 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
             raise GenlabError("nothing to evaluate; pass RUN, a samples .npz/folder, or --ref DATASET for the floor")
         from .data import load_images
 
-        ref_name = reference.split(":")[0]
-        images = load_images(ref_name, split=split, root=data_root).images[:n]
-        reference = f"{ref_name}:train"
-        info = {"what": f"real {ref_name} {split} split (floor)"}
+        spec, ref_split = split_spec(reference)
+        images = load_images(spec, split=split, root=data_root).images[:n]
+        reference = f"{spec}:{ref_split or 'train'}"
+        info = {"what": f"real {spec} {split} split (floor)"}
     else:
         path = Path(target)
         if not path.exists():
@@ -88,13 +95,13 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
             info = {"what": f"{model.family} samples", "family": model.family}
             dataset = model.data_info.get("dataset")
             images = None
+            if family_metrics:
+                result.update(_family_metrics(model, dataset, split, data_root, n, seed))
             if model.data_info.get("kind", "image") == "image":
                 out = model.sample(n, seed=seed)
                 images = out.get("images")
                 labels = out.get("labels")
                 reference = reference or (f"{dataset}:train" if dataset else None)
-            if family_metrics:
-                result.update(_family_metrics(model, dataset, split, data_root, n, seed))
         else:
             images, labels = read_samples(path)
             images = images[:n]
@@ -103,21 +110,35 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
             if not reference:
                 raise GenlabError(f"{path} holds samples but no dataset; pass --ref DATASET (e.g. fashion-mnist)")
     if images is not None:
-        if not names:
-            names = list(DEFAULT_METRICS)
-            if labels is not None:
-                names.append("accuracy")
-        if labels is None and "accuracy" in names:
-            raise GenlabError("metric 'accuracy' needs labels: use a conditional model or an .npz with labels")
-        if reference is None:
-            raise GenlabError("no reference dataset known for these samples; pass --ref DATASET")
-        result.update(M.evaluate(images, reference=reference, metrics=names, extractor=extractor,
-                                 labels=labels, device=device))
+        try:
+            values, used = _sample_metrics(images, labels, names, reference, extractor, data_root, device)
+            result.update(values)
+            info["extractor"] = used
+        except GenlabError as exc:
+            if not result:
+                raise
+            info["skipped"] = str(exc)
     info.update(n=int(images.shape[0]) if images is not None else 0, reference=reference)
     row = {"metrics": result, **info}
     if write and target is not None and model is not None:
         _append(Path(target), row)
     return row
+
+
+def _sample_metrics(images, labels, names, reference, extractor, data_root, device) -> tuple[dict[str, float], str]:
+    """Feature metrics of `images` against `reference`, and the name of the extractor used."""
+    from . import metrics as M
+
+    names = list(names) or list(DEFAULT_METRICS) + (["accuracy"] if labels is not None else [])
+    if labels is None and "accuracy" in names:
+        raise GenlabError("metric 'accuracy' needs labels: use a conditional model or an .npz with labels")
+    if reference is None:
+        raise GenlabError("no reference dataset known for these samples; pass --ref DATASET")
+    needs = any(M.METRICS.get(m).needs_reference for m in names)
+    ext, stats = M.prepare_reference(reference, extractor=extractor, root=data_root, needs_reference=needs,
+                                     device=device)
+    values = M.evaluate(images, reference=stats, metrics=names, extractor=ext, labels=labels, device=device)
+    return values, ext.name
 
 
 def heldout_data(info: dict[str, Any], split: str, root: str | None = None):
@@ -162,7 +183,8 @@ def _append(target: Path, row: dict[str, Any]) -> None:
 
 
 def format_table(row: dict[str, Any]) -> str:
-    lines = [f"{row.get('what', '')}: n={row.get('n')} reference={row.get('reference')}"]
+    lines = [f"{row.get('what', '')}: n={row.get('n')} reference={row.get('reference')}"
+             + (f" extractor={row['extractor']}" if row.get("extractor") else "")]
     width = max([len(k) for k in row["metrics"]] + [6])
     lines.append(f"{'metric':<{width}}  value")
     for k, v in row["metrics"].items():
@@ -173,15 +195,21 @@ def format_table(row: dict[str, Any]) -> str:
 class PeriodicEval(Callback):
     """`--eval-every N`: evaluate samples during training; keep the best weights.
 
-    At the first logging step at or after each multiple of N, draws `n`
-    samples, computes `metrics` against the training dataset's reference
-    statistics (cached on disk), adds ``eval/<metric>`` to that step's log row,
-    and when `best_metric` improves (lower is better for fid/kid, higher for
-    the others) writes the weights to ``RUN/best/`` with the value in its
-    config.json.
+    `prepare(model)` runs before training (genlab.train calls it): it refuses,
+    in one line, data or metrics it cannot evaluate, builds the extractor
+    (training a domain extractor on first use when the data has no shipped
+    classifier) and the reference statistics of the training dataset's train
+    split, and scores a few samples of the untrained model to prove every
+    requested metric and `best_metric` come out. Then, at the first logging
+    step at or after each multiple of N, it draws `n` samples, adds
+    ``eval/<metric>`` to that step's log row, and when `best_metric` improves
+    (lower is better for fid/kid, higher for the others) writes the weights to
+    ``RUN/best/`` with the value in its config.json.
     """
 
     LOWER_IS_BETTER = {"fid", "kid", "kid_std"}
+    #: samples of the untrained model scored by `prepare` (enough for k-NN metrics and a covariance)
+    CHECK_N = 32
 
     def __init__(self, every: int, n: int = 2000, metrics: str = "fid", best_metric: str = "fid",
                  extractor: str = "auto"):
@@ -190,6 +218,40 @@ class PeriodicEval(Callback):
         self.best_metric = best_metric
         self.best: float | None = None
         self.last_bucket = 0
+        self.prepared: tuple[Any, Any] | None = None
+
+    def prepare(self, model, root: str | None = None, device: str = "cpu") -> None:
+        """Check that this evaluation can run on the model's data; build extractor and reference.
+
+        Leaves the global RNG as it found it, so a run with --eval-every trains as one without.
+        """
+        with torch.random.fork_rng(devices=[]):
+            self._prepare(model, root, device)
+
+    def _prepare(self, model, root: str | None, device: str) -> None:
+        from . import metrics as M
+
+        kind = model.data_info.get("kind", "image")
+        if kind != "image":
+            raise GenlabError(f"--eval-every scores image samples, but {model.family} trains on {kind} data; "
+                              "drop --eval-every (genlab eval RUN gives this family's own metrics)")
+        if not self.metrics:
+            raise GenlabError(f"--eval-metrics is empty; valid metrics: {', '.join(M.metric_names())}")
+        chosen = [M.METRICS.get(m) for m in self.metrics]
+        if "accuracy" in self.metrics and not model.conditional:
+            raise GenlabError(f"--eval-metrics accuracy needs a conditional family; {model.family} is not")
+        dataset = model.data_info.get("dataset")
+        if not dataset:
+            raise GenlabError("--eval-every needs the training dataset's name in the model's data description")
+        ext, stats = M.prepare_reference(f"{dataset}:train", extractor=self.extractor, root=root, device=device,
+                                         needs_reference=any(m.needs_reference for m in chosen))
+        out = model.sample(self.CHECK_N, seed=0)
+        values = M.evaluate(out["images"], reference=stats, extractor=ext, metrics=self.metrics,
+                            labels=out.get("labels"), device=device)
+        if self.best_metric not in values:
+            raise GenlabError(f"--best-metric {self.best_metric!r} is not among what --eval-metrics "
+                              f"{','.join(self.metrics)} gives ({', '.join(values)}); pick one of those")
+        self.prepared = (ext, stats)
 
     def on_log(self, trainer, step, logs):
         bucket = step // self.every
@@ -199,10 +261,12 @@ class PeriodicEval(Callback):
         from . import metrics as M
 
         model = trainer.model
-        dataset = model.data_info.get("dataset")
+        if self.prepared is None:
+            self.prepare(model, root=trainer.config.data_root, device=str(trainer.device))
+        ext, stats = self.prepared
         out = model.sample(self.n, seed=0)
-        values = M.evaluate(out["images"], reference=f"{dataset}:train", metrics=self.metrics,
-                            extractor=self.extractor, labels=out.get("labels"), device=str(trainer.device))
+        values = M.evaluate(out["images"], reference=stats, metrics=self.metrics, extractor=ext,
+                            labels=out.get("labels"), device=str(trainer.device))
         for k, v in values.items():
             logs[f"eval/{k}"] = float(v)
         value = values.get(self.best_metric)

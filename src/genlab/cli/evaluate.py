@@ -3,12 +3,16 @@
 Evaluates a run or checkpoint (it samples the model), or samples from any
 tool (.npz or folder of PNGs), prints a table and appends the JSON to the
 run's metrics.jsonl. `genlab eval --ref DATASET` prints the real-vs-real floor
-(the test split scored against the train split).
+(the test split scored against the train split). `--ref` takes any dataset
+spec (`digits`, `mnist:test`, `folder:PATH`, `folder:PATH:test`). When the
+feature metrics fail (say, --extractor inception without its weights), the
+family's own metrics are still printed, then the reason, with exit code 2.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 
 def add_parser(sub) -> None:
@@ -18,8 +22,12 @@ def add_parser(sub) -> None:
                    help="comma-separated: fid, kid, pr, dc, is, class_coverage, accuracy (default fid,kid,pr"
                         " [+ accuracy for conditional models])")
     p.add_argument("--n", type=int, default=10000, help="number of samples")
-    p.add_argument("--ref", default=None, help="reference dataset[:split] (default: the run's training data)")
-    p.add_argument("--extractor", default="auto", help="auto (domain classifier), inception, or module:callable")
+    p.add_argument("--ref", default=None,
+                   help="reference dataset[:split], any spec such as digits or folder:PATH (default: the run's "
+                        "training data)")
+    p.add_argument("--extractor", default="auto",
+                   help="auto (shipped classifier for (fashion-)mnist, else one trained on the reference on first "
+                        "use), inception, or module:callable")
     p.add_argument("--split", default="test", help="held-out split for family metrics and the floor")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", default=None)
@@ -39,4 +47,7 @@ def run(args) -> int:
                        seed=args.seed, split=args.split, family_metrics=not args.no_family_metrics,
                        data_root=args.data_root, device=args.device)
     print(json.dumps(row) if args.json else format_table(row))
+    if row.get("skipped"):
+        print(f"genlab: error: sample metrics skipped: {row['skipped']}", file=sys.stderr)
+        return GenlabError.exit_code
     return 0

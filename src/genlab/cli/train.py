@@ -1,4 +1,9 @@
-"""`genlab train FAMILY [--data D] [--steps N|--epochs E|--minutes M] [--out DIR] [--resume] [--KEY VALUE ...]`."""
+"""`genlab train FAMILY [--data D] [--steps N|--epochs E|--minutes M] [--out DIR] [--resume] [--KEY VALUE ...]`.
+
+`--config FILE` reads settings from YAML/JSON, a run's config.json included
+(FAMILY may then be left out); `--print-config` prints the resolved settings
+as YAML in that same layout and exits without loading data.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model family",
                        description="Train a family. Any hyper-parameter or trainer setting is a --key value flag; "
                                    "`genlab train FAMILY --help` lists them.", add_help=False)
-    p.add_argument("family", nargs="?", help="model family (genlab list)")
+    # FAMILY is the first free word, read in run(): as an argparse positional it would take the
+    # value of an option argparse does not know (`genlab train --config F --lr 0.01`).
     p.add_argument("--out", help="run folder (default runs/FAMILY-DATA-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--config", dest="config_file", help="YAML/JSON file of options (flags override it)")
+    p.add_argument("--config", dest="config_file",
+                   help="YAML/JSON file of options, or a run's config.json (flags override it)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved settings as YAML and exit")
     p.add_argument("-h", "--help", action="store_true")
     p.set_defaults(handler=run, accepts_extra=True)
 
@@ -25,7 +33,7 @@ def print_help(family: str | None) -> None:
     from ..training.config import TrainConfig
 
     print("usage: genlab train FAMILY [--data NAME] [--steps N | --epochs E | --minutes M] [--out DIR] "
-          "[--resume] [--config FILE] [--KEY VALUE ...]\n")
+          "[--resume] [--config FILE] [--print-config] [--KEY VALUE ...]\n")
     print(f"families: {', '.join(families())}\n")
     sections = [("trainer options", TrainConfig)]
     if family:
@@ -38,17 +46,19 @@ def print_help(family: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import train
+    from ..api import resolve_config, resolved_yaml, train
     from ..config import parse_flags
-    from ..errors import GenlabError
 
+    extra = list(args.extra)
+    family = extra.pop(0) if extra and not extra[0].startswith("-") else None
     if args.help:
-        print_help(args.family)
+        print_help(family)
         return 0
-    if not args.family:
-        raise GenlabError("no family given; usage: genlab train FAMILY (see genlab list)")
-    options = parse_flags(args.extra)
-    result = train(args.family, out=args.out, resume=args.resume, config_file=args.config_file, **options)
+    options = parse_flags(extra)
+    if args.print_config:
+        print(resolved_yaml(*resolve_config(family, config_file=args.config_file, **options)), end="")
+        return 0
+    result = train(family, out=args.out, resume=args.resume, config_file=args.config_file, **options)
     if int(os.environ.get("RANK", 0)) != 0:  # under torchrun only rank 0 reports
         return 130 if result.interrupted else 0
     status = "interrupted" if result.interrupted else "done"

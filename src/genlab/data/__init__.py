@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
@@ -35,6 +36,60 @@ def dataset_options(spec: str) -> set[str]:
 def dataset_specs() -> list[str]:
     """Dataset names as the user writes them (``folder:PATH`` for prefix datasets)."""
     return [f"{n}:PATH" if takes_path(n) else n for n in DATASETS.names()]
+
+
+def split_spec(text: str) -> tuple[str, str | None]:
+    """A reference as users write it, ``SPEC[:SPLIT]``, into (spec, split or None).
+
+    ``mnist:test`` -> ("mnist", "test"); ``folder:/data/cats`` -> ("folder:/data/cats", None);
+    ``folder:/data/cats:test`` -> ("folder:/data/cats", "test"). For prefix
+    datasets the last ``:word`` is a split only when it holds no ``/`` and the
+    whole text is not an existing path.
+    """
+    name, colon, rest = text.partition(":")
+    if not colon:
+        return text, None
+    if name in DATASETS and takes_path(name):
+        head, sep, tail = rest.rpartition(":")
+        if sep and head and tail and "/" not in tail and not Path(rest).expanduser().exists():
+            return f"{name}:{head}", tail
+        return text, None
+    return name, rest or None
+
+
+#: the datasets that hold each kind of data, for messages that name the right one
+KIND_EXAMPLES = {
+    "image": "fashion-mnist, mnist, cifar10, digits or folder:PATH",
+    "unpaired-image": "unpaired:PATH (trainA/ trainB/ testA/ testB/ folders) or edges2fashion",
+    "sequence": "sines or csv:PATH",
+    "tokens": "words or words:PATH",
+}
+
+
+def spec_for_kinds(spec: str, kinds: tuple[str, ...]) -> str:
+    """`spec` read the way a family that trains on `kinds` needs it.
+
+    ``folder:PATH`` whose PATH has CycleGAN's trainA/ and trainB/ folders is
+    ``unpaired:PATH`` for a family of unpaired images (said on stderr).
+    """
+    name, colon, path = spec.partition(":")
+    if name == "folder" and colon and "unpaired-image" in kinds and "image" not in kinds:
+        base = Path(path).expanduser()
+        if (base / "trainA").is_dir() and (base / "trainB").is_dir():
+            import sys
+
+            print(f"genlab: {spec} has the trainA/ trainB/ layout; reading it as unpaired:{path}", file=sys.stderr)
+            return f"unpaired:{path}"
+    return spec
+
+
+def check_kind(data: TensorData, family: str, kinds: tuple[str, ...]) -> None:
+    """Refuse data of a kind the family does not train on, naming datasets that fit."""
+    kind = data.info.get("kind", "image")
+    if kind not in kinds:
+        fits = "; ".join(KIND_EXAMPLES.get(k, k) for k in kinds)
+        raise DataError(f"family {family!r} trains on {' or '.join(kinds)} data ({fits}), "
+                        f"but {data.name} holds {kind} data; pass --data with one of those")
 
 
 def load_dataset(spec: str, *, root: str | None = None, split: str = "train", **options: Any) -> TensorData:
@@ -68,4 +123,5 @@ def load_images(name: str, split: str = "train", root: str | None = None, **opti
     return data
 
 
-__all__ = ["BatchIterator", "ImageData", "TensorData", "load_dataset", "load_images", "load_folder"]
+__all__ = ["BatchIterator", "ImageData", "TensorData", "check_kind", "load_dataset", "load_folder", "load_images",
+           "spec_for_kinds", "split_spec"]

@@ -3,9 +3,12 @@
 Three independent parts plus one entry point:
 
 * `extractors`: image batch -> features (+ logits); registered by name
-  ("fashion-mnist-classifier", "mnist-classifier", "inception") or user-supplied.
+  ("fashion-mnist-classifier", "mnist-classifier", "inception") or user-supplied;
+  `domain`: for other data, a small CNN trained on the reference images on
+  first use and cached under $GENLAB_CACHE/extractors.
 * `reference`: real-data feature statistics, computed once and cached as
-  .safetensors under $GENLAB_CACHE/refstats (default ~/.cache/genlab/refstats).
+  .safetensors under $GENLAB_CACHE/refstats (default ~/.cache/genlab/refstats),
+  keyed by a hash of the images' content.
 * `distances`: pure functions on feature arrays (FID, KID, precision/recall,
   density/coverage, Inception-style score, class coverage, accuracy).
 * `evaluate(images, reference="fashion-mnist", metrics=("fid", "kid", "pr"))`
@@ -17,7 +20,17 @@ Example::
     scores = evaluate(samples, reference="fashion-mnist", metrics=("fid", "pr", "is"))
 """
 
-from .api import DEFAULT_OPTIONS, METRICS, EvalContext, Metric, auto_extractor, evaluate, metric_names, register_metric
+from .api import (
+    DEFAULT_OPTIONS,
+    METRICS,
+    EvalContext,
+    Metric,
+    auto_extractor,
+    evaluate,
+    metric_names,
+    prepare_reference,
+    register_metric,
+)
 from .distances import (
     class_coverage,
     classifier_accuracy,
@@ -41,7 +54,7 @@ from .extractors import (
     get_extractor,
     load_classifier,
 )
-from .reference import ReferenceStats, cache_dir, dataset_reference, reference_stats
+from .reference import ReferenceStats, cache_dir, content_hash, dataset_reference, reference_stats
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -59,6 +72,7 @@ __all__ = [
     "cache_dir",
     "class_coverage",
     "classifier_accuracy",
+    "content_hash",
     "dataset_reference",
     "density_coverage",
     "evaluate",
@@ -73,6 +87,7 @@ __all__ = [
     "metric_names",
     "mmd2_unbiased",
     "precision_recall",
+    "prepare_reference",
     "reference_stats",
     "register_metric",
 ]

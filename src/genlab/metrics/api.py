@@ -27,7 +27,7 @@ import numpy as np
 from . import distances as D
 from .errors import MetricsError
 from .extractors import CLASSIFIER_DOMAINS, FeatureExtractor, get_extractor
-from .reference import ReferenceStats, dataset_reference, reference_stats
+from .reference import ReferenceStats, content_hash, reference_stats
 from .registry import Registry
 
 # Options of the metrics, overridable through evaluate(..., options={...}).
@@ -146,25 +146,42 @@ def _normalise_dataset(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-def auto_extractor(dataset: str | None) -> str:
-    """The domain classifier for a dataset name ("fashion-mnist" -> "fashion-mnist-classifier")."""
+def auto_extractor(dataset: str | None, images: Any = None, labels: Any = None, *, seed: int = 0) -> str | FeatureExtractor:
+    """What extractor="auto" means for a reference.
+
+    The shipped domain classifier for Fashion-MNIST and MNIST ("fashion-mnist" ->
+    "fashion-mnist-classifier"); for any other data, the domain extractor trained
+    on the reference `images` (and `labels`) on first use and cached (see
+    `genlab.metrics.domain`).
+    """
     if dataset is not None and _normalise_dataset(dataset) in CLASSIFIER_DOMAINS:
         return f"{_normalise_dataset(dataset)}-classifier"
-    raise MetricsError(
-        f"extractor='auto' has no classifier for reference {dataset!r} (known: {', '.join(CLASSIFIER_DOMAINS)}); "
-        "pass extractor='inception', a registered name or your own module"
-    )
+    if images is None:
+        raise MetricsError(
+            f"extractor='auto' has no shipped classifier for reference {dataset!r} (shipped: {', '.join(CLASSIFIER_DOMAINS)}) "
+            "and no reference images to train a domain extractor on; pass reference=DATASET or ref_images=..., "
+            "or extractor='inception', a registered name or your own module"
+        )
+    from .domain import domain_extractor
+
+    return domain_extractor(images, labels, seed=seed, label=dataset or "the reference images")
 
 
 def _parse_reference(reference: Any) -> tuple[ReferenceStats | None, str | None, str]:
-    """(loaded stats or None, dataset name or None, split) from the `reference` argument."""
+    """(loaded stats or None, dataset spec or None, split) from the `reference` argument.
+
+    A dataset is any spec genlab.data knows, with an optional ``:split``
+    ("digits", "mnist:test", "folder:/data/cats", "folder:/data/cats:test").
+    """
     if reference is None or isinstance(reference, ReferenceStats):
         return reference, None, "train"
     if isinstance(reference, (str, Path)):
         text = str(reference)
         if text.endswith(".safetensors") or Path(text).is_file():
             return ReferenceStats.load(text), None, "train"
-        name, _, split = text.partition(":")
+        from ..data import split_spec
+
+        name, split = split_spec(text)
         return None, name, split or "train"
     raise MetricsError(
         f"reference must be a dataset name ('fashion-mnist' or 'name:split'), a .safetensors path or ReferenceStats, "
@@ -180,6 +197,64 @@ def _as_images(images: Any) -> Any:
     return images
 
 
+def prepare_reference(
+    reference: Any = None,
+    *,
+    extractor: Any = "auto",
+    ref_images: Any = None,
+    root: str | None = None,
+    needs_reference: bool = True,
+    batch_size: int = 256,
+    device: str = "cpu",
+    extractor_seed: int = 0,
+) -> tuple[FeatureExtractor, ReferenceStats | None]:
+    """The extractor and the reference statistics an evaluation uses (see `evaluate` for the arguments).
+
+    Real images are read at most once: to hash them (the statistics cache is
+    keyed by content), to train a domain extractor when "auto" has no shipped
+    classifier, and to compute features on a cache miss. Called once before
+    training by `--eval-every`, so a reference that cannot work fails before
+    the first step. `extractor_seed` seeds a domain extractor's training (keep
+    the default so that FIDs compare across evaluations).
+    """
+    stats, dataset, split = _parse_reference(reference)
+    if needs_reference and stats is None and dataset is None and ref_images is None:
+        raise MetricsError("these metrics need reference=<dataset name or stats file> or ref_images=...")
+    real: dict[str, Any] = {}
+
+    def real_data() -> tuple[Any, Any]:
+        if not real:
+            if ref_images is not None:
+                real["data"] = (_as_images(ref_images), None)
+            else:
+                from .reference import load_reference_data
+
+                real["data"] = load_reference_data(dataset, split, root)
+        return real["data"]
+
+    if isinstance(extractor, str) and extractor == "auto":
+        if stats is not None:
+            if not stats.extractor:
+                raise MetricsError(f"statistics file {stats.path} records no extractor; pass extractor=...")
+            extractor = stats.extractor
+        elif dataset is not None and _normalise_dataset(dataset) in CLASSIFIER_DOMAINS:
+            extractor = auto_extractor(dataset)
+        else:
+            extractor = auto_extractor(dataset, *real_data(), seed=extractor_seed)
+    ext: FeatureExtractor = get_extractor(extractor)
+    if stats is not None and (stats.key.get("extractor"), stats.key.get("weights")) != (ext.name, ext.weights_hash):
+        raise MetricsError(
+            f"reference statistics were computed with extractor {stats.key.get('extractor')!r} "
+            f"(weights {stats.key.get('weights')}), not {ext.name!r} (weights {ext.weights_hash})"
+        )
+    if needs_reference and stats is None:
+        images = real_data()[0]
+        stats = reference_stats(images, key={"content": content_hash(images)}, extractor=ext, batch_size=batch_size,
+                                device=device, cache=dataset is not None,
+                                label=f"{dataset}-{split}" if dataset is not None else None)
+    return ext, stats
+
+
 def evaluate(
     images: Any,
     *,
@@ -192,21 +267,26 @@ def evaluate(
     batch_size: int = 256,
     device: str = "cpu",
     options: Mapping[str, Any] | None = None,
+    root: str | None = None,
 ) -> dict[str, float]:
     """Compute `metrics` for generated `images` (uint8 0-255 or float [0, 1], N x C x H x W).
 
-    reference: a dataset name ("fashion-mnist", or "mnist:test" for another
-        split), whose statistics are computed once and cached; a path to a
-        saved .safetensors statistics file; or a `ReferenceStats`.
+    reference: a dataset spec ("fashion-mnist", "mnist:test" for another
+        split, "digits", "folder:PATH", "folder:PATH:test"), whose statistics
+        are computed once and cached under a hash of the images' content; a
+        path to a saved .safetensors statistics file; or a `ReferenceStats`.
     ref_images: real images (tensor or zero-argument callable).  With a dataset
-        name they replace loading through genlab.data but keep its cache key;
-        without `reference` their statistics are computed in memory, uncached.
-    extractor: "auto" (the domain classifier of the reference dataset, or the
-        extractor recorded in a statistics file), a registered name, a
-        "module:callable" string, or an nn.Module / callable.
+        name they replace loading through genlab.data; without `reference`
+        their statistics are computed in memory, uncached.
+    extractor: "auto" (the shipped classifier of Fashion-MNIST/MNIST; for other
+        data a small domain extractor trained on the reference images on first
+        use and cached; for a statistics file the extractor it records), a
+        registered name ("inception", ...), a "module:callable" string, or an
+        nn.Module / callable.
     labels: requested class per image, for the "accuracy" metric.
     n: use only the first n generated images (the reference is not cut).
-    options: overrides of DEFAULT_OPTIONS (KID subsets, k of PR / DC, IS splits, ...).
+    options: overrides of DEFAULT_OPTIONS (KID subsets, k of PR / DC, IS splits, seed, ...).
+    root: where datasets live (as --data-root).
     """
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     if not names:
@@ -217,30 +297,11 @@ def evaluate(
         raise MetricsError(f"unknown metric option(s) {sorted(unknown)}; valid options: {', '.join(DEFAULT_OPTIONS)}")
     opts = {**DEFAULT_OPTIONS, **(options or {})}
     needs_reference = any(m.needs_reference for m in chosen)
-
-    stats, dataset, split = _parse_reference(reference)
-    if needs_reference and stats is None and dataset is None and ref_images is None:
+    if needs_reference and reference is None and ref_images is None:
         needing = [m.name for m in chosen if m.needs_reference]
         raise MetricsError(f"metrics {needing} need reference=<dataset name or stats file> or ref_images=...")
-
-    if isinstance(extractor, str) and extractor == "auto":
-        if stats is not None:
-            extractor = stats.extractor or auto_extractor(None)
-        else:
-            extractor = auto_extractor(dataset)
-    ext: FeatureExtractor = get_extractor(extractor)
-    if stats is not None and (stats.key.get("extractor"), stats.key.get("weights")) != (ext.name, ext.weights_hash):
-        raise MetricsError(
-            f"reference statistics were computed with extractor {stats.key.get('extractor')!r} "
-            f"(weights {stats.key.get('weights')}), not {ext.name!r} (weights {ext.weights_hash})"
-        )
-
-    if needs_reference and stats is None:
-        common = dict(extractor=ext, batch_size=batch_size, device=device)
-        if dataset is not None:
-            stats = dataset_reference(dataset, split, images=ref_images, **common)
-        else:
-            stats = reference_stats(_as_images(ref_images), key={"dataset": "in-memory"}, cache=False, **common)
+    ext, stats = prepare_reference(reference, extractor=extractor, ref_images=ref_images, root=root,
+                                   needs_reference=needs_reference, batch_size=batch_size, device=device)
 
     gen = _as_images(images)
     if n is not None:

@@ -10,6 +10,8 @@ Registered names (see `EXTRACTORS`):
   128-d penultimate features plus 10-class logits.
 * ``inception``: torch-fidelity's InceptionV3 (2048-d pool features, 1008
   logits), only when its weights file is already on disk; genlab never downloads it.
+* ``domain-<hash>``: a small CNN trained on some reference data on first use
+  (`genlab.metrics.domain`), read from the cache.
 
 Anything else given to `get_extractor` is a user extractor: an `nn.Module` or
 callable mapping a float batch to features (a tensor, a (features, logits)
@@ -443,6 +445,10 @@ def get_extractor(spec: Any) -> FeatureExtractor:
             if spec not in _loaded:
                 _loaded[spec] = EXTRACTORS.get(spec)()
             return _loaded[spec]
+        if spec.startswith("domain-"):  # trained on first use by genlab.metrics.domain, read from its cache
+            from .domain import load_domain_extractor
+
+            return load_domain_extractor(spec)
         if ":" in spec:
             obj = _import_spec(spec)
             return obj if isinstance(obj, FeatureExtractor) else CallableExtractor(obj, name=spec)

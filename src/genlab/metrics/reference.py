@@ -8,10 +8,12 @@ miss), and caches it as a .safetensors file in
 
     $GENLAB_CACHE/refstats   (default ~/.cache/genlab/refstats)
 
-named by a hash of the caller's `key` (e.g. dataset and split) together with
-the extractor's name and weights hash, `n` and `max_features`.  The module
-knows nothing about how datasets load; `dataset_reference` is the one helper
-that asks genlab.data for a named split.
+named by a hash of the caller's `key` together with the extractor's name and
+weights hash, `n` and `max_features`. For datasets the key is a hash of the
+images' content (`content_hash`), not the dataset's name: a renamed folder
+finds its statistics, changed files do not. The module knows nothing about
+how datasets load; `load_reference_data` is the one helper that asks
+genlab.data for a split.
 """
 
 from __future__ import annotations
@@ -36,10 +38,28 @@ FORMAT_VERSION = "1"
 DEFAULT_MAX_FEATURES = 10_000
 
 
+def cache_root() -> Path:
+    """genlab's cache directory: $GENLAB_CACHE, or ~/.cache/genlab."""
+    root = os.environ.get("GENLAB_CACHE")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "genlab"
+
+
 def cache_dir() -> Path:
     """Directory of cached reference statistics: $GENLAB_CACHE/refstats or ~/.cache/genlab/refstats."""
-    root = os.environ.get("GENLAB_CACHE")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "genlab") / "refstats"
+    return cache_root() / "refstats"
+
+
+def content_hash(*tensors: Any) -> str:
+    """sha256 (16 hex digits) over the shapes, dtypes and bytes of tensors/arrays (None entries count too)."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        if t is None:
+            digest.update(b"none;")
+            continue
+        arr = np.ascontiguousarray(t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t))
+        digest.update(f"{arr.dtype.str}{arr.shape};".encode())
+        digest.update(memoryview(arr).cast("B"))
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -128,11 +148,16 @@ def full_key(key: Mapping[str, Any], extractor: FeatureExtractor, n: int | None,
     return out
 
 
-def cache_path(key: Mapping[str, str], directory: str | os.PathLike | None = None) -> Path:
-    """`<dataset>-<split>-<extractor>-<hash16>.safetensors` in `directory` (default `cache_dir()`)."""
+def cache_path(key: Mapping[str, str], directory: str | os.PathLike | None = None, label: str | None = None) -> Path:
+    """`<label or dataset-split>-<extractor>-<hash16>.safetensors` in `directory` (default `cache_dir()`).
+
+    Only the hash identifies the entry (`reference_stats` finds it under any
+    stem); the readable stem is for people listing the folder.
+    """
     digest = hashlib.sha256(json.dumps(dict(key), sort_keys=True).encode()).hexdigest()[:16]
-    parts = [key.get("dataset", "data"), key.get("split", ""), key.get("extractor", "")]
-    stem = "-".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", p) for p in parts if p)
+    parts = [label] if label else [key.get("dataset", "data"), key.get("split", "")]
+    parts.append(key.get("extractor", ""))
+    stem = "-".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", p).strip("_")[:60] for p in parts if p)
     return Path(directory if directory is not None else cache_dir()) / f"{stem}-{digest}.safetensors"
 
 
@@ -148,23 +173,27 @@ def reference_stats(
     cache: bool = True,
     directory: str | os.PathLike | None = None,
     seed: int = 0,
+    label: str | None = None,
 ) -> ReferenceStats:
     """Statistics of `images` (the first `n` if given), read from the cache when present.
 
     `images`: uint8 (0-255) or float ([0, 1]) N x C x H x W tensor/array, or a
     zero-argument callable returning one (called only when the cache misses).
-    `key`: identifies the data, e.g. {"dataset": "fashion-mnist", "split": "train"};
-    the caller promises that equal keys mean equal images.
+    `key`: identifies the data, e.g. {"content": content_hash(images)}; the
+    caller promises that equal keys mean equal images. `label` names the
+    cache file for people (e.g. "digits-train"); it is not part of the key.
     """
     if not key:
-        raise MetricsError("reference_stats needs a non-empty key identifying the images, e.g. {'dataset': ..., 'split': ...}")
+        raise MetricsError("reference_stats needs a non-empty key identifying the images, e.g. {'content': ...}")
     ext = get_extractor(extractor)
     k = full_key(key, ext, n, max_features)
-    path = cache_path(k, directory)
-    if cache and path.is_file():
-        stats = ReferenceStats.load(path)
-        if stats.key == k:
-            return stats
+    path = cache_path(k, directory, label)
+    if cache:
+        digest = path.stem.rsplit("-", 1)[-1]
+        for found in sorted(path.parent.glob(f"*-{digest}.safetensors"), key=lambda p: p != path):
+            stats = ReferenceStats.load(found)  # the same content under another name finds its entry
+            if stats.key == k:
+                return stats
     data = images() if callable(images) else images
     if n is not None:
         if len(data) < n:
@@ -177,6 +206,16 @@ def reference_stats(
     return stats
 
 
+def load_reference_data(dataset: str, split: str = "train", root: str | None = None) -> tuple[Any, Any]:
+    """(uint8 images, labels or None) of a dataset split, any spec genlab.data knows (``folder:PATH`` too)."""
+    try:
+        from ..data import load_images
+    except ImportError as exc:
+        raise MetricsError(f"cannot load dataset {dataset!r} for reference statistics: {exc}") from None
+    data = load_images(dataset, split=split, root=root)
+    return data.images, data.labels
+
+
 def dataset_reference(
     dataset: str,
     split: str = "train",
@@ -187,19 +226,15 @@ def dataset_reference(
     images: Any = None,
     **kwargs: Any,
 ) -> ReferenceStats:
-    """Cached statistics of a named dataset split, loaded through genlab.data on a cache miss.
+    """Cached statistics of a dataset split, keyed by a hash of its content (not its name).
 
-    `images` overrides the loader (same semantics as in `reference_stats`) while
-    keeping the dataset/split cache key.
+    The images come from genlab.data (any spec: ``digits``, ``folder:PATH``,
+    ...), or from `images` (a tensor or zero-argument callable) when given;
+    either way they are read to hash them, and features are computed only
+    when no statistics of the same content and extractor are cached.
     """
-
-    def load() -> Any:
-        try:
-            from ..data import load_images
-        except ImportError as exc:
-            raise MetricsError(f"cannot load dataset {dataset!r} for reference statistics: {exc}") from None
-        return load_images(dataset, split=split, root=root).images
-
-    return reference_stats(
-        images if images is not None else load, key={"dataset": dataset, "split": split}, extractor=extractor, n=n, **kwargs
-    )
+    data = images() if callable(images) else images
+    if data is None:
+        data = load_reference_data(dataset, split, root)[0]
+    return reference_stats(data, key={"content": content_hash(data)}, extractor=extractor, n=n,
+                           label=f"{dataset}-{split}", **kwargs)
