@@ -161,3 +161,10 @@ def test_multi_depth_features_keep_the_classifier_and_scale_each_feature():
     scale = v2.model.feature_scale
     torch.testing.assert_close(f2[:, -128:], f1 * scale[-128:])  # the penultimate layer comes last
     assert f2.shape == (6, 320) and bool((scale > 0).all())
+
+
+def test_a_bounded_metric_at_its_floor_still_counts_as_falling():
+    assert V.strictly_monotone([0.8, 0.1, 0.0, 0.0], -1, floor=0.0)
+    assert not V.strictly_monotone([0.8, 0.1, 0.1, 0.0], -1, floor=0.0)  # a tie above the floor
+    assert not V.strictly_monotone([0.8, 0.0, 0.2], -1, floor=0.0)  # a rise after the floor
+    assert not V.strictly_monotone([0.8, 0.1, 0.0, 0.0], -1)  # without a floor, a tie fails

@@ -296,9 +296,20 @@ def spearman(levels: Sequence[float], values: Sequence[float]) -> float:
     return float(rho) if np.isfinite(rho) else 0.0
 
 
-def strictly_monotone(values: Sequence[float], sign: int) -> bool:
-    diffs = np.diff(np.asarray(values, dtype=float)) * sign
-    return bool(np.all(diffs > 0))
+def strictly_monotone(values: Sequence[float], sign: int, floor: float | None = None) -> bool:
+    """Whether `values` move strictly in direction `sign` at every step.
+
+    A metric bounded below by `floor` (precision and recall by 0) that has reached its bound cannot fall
+    further: a step from the floor to the floor counts as falling, any other tie or reversal does not.
+    """
+    v = np.asarray(values, dtype=float)
+    steps = np.diff(v) * sign > 0
+    if floor is not None and sign < 0:
+        steps |= (v[:-1] <= floor) & (v[1:] <= floor)
+    return bool(np.all(steps))
+
+
+BOUNDED_BELOW = {"precision": 0.0, "recall": 0.0, "coverage": 0.0, "density": 0.0}
 
 
 def spearman_table(rows: list[dict], metrics: Sequence[str] = ("fid", "kid", "precision", "recall", "density",
@@ -317,5 +328,5 @@ def verdicts(rows: list[dict]) -> dict[str, dict[str, bool]]:
     for test, expected in EXPECTED.items():
         part = sorted((r for r in rows if r["test"] == test), key=lambda r: r["level"])
         if part:
-            out[test] = {m: strictly_monotone([r[m] for r in part], sign) for m, sign in expected}
+            out[test] = {m: strictly_monotone([r[m] for r in part], sign, BOUNDED_BELOW.get(m)) for m, sign in expected}
     return out
