@@ -327,8 +327,8 @@ class Trainer:
             for child in model.children():
                 if any(True for _ in child.parameters()):
                     child.compile()
-        prepared = self.data.prepare(self.device)
-        iterator = BatchIterator(prepared, c.batch_size, seed=c.seed, rank=self.rank, world_size=self.world_size)
+        stored = self.data.on_device(self.device)  # uint8 images stay uint8; batches are converted one by one
+        iterator = BatchIterator(stored, c.batch_size, seed=c.seed, rank=self.rank, world_size=self.world_size)
         if self.resume:
             last = ckpt.latest_valid(self.run_dir)
             if last is None:
@@ -354,7 +354,7 @@ class Trainer:
                     self.writer = SummaryWriter(str(self.run_dir / "tb"))
                 except ImportError:
                     print("genlab: tensorboard not installed; skipping TensorBoard logs", file=sys.stderr)
-        return iterator, prepared
+        return iterator, stored
 
     def _trim_history(self) -> None:
         """Drop log rows written after the checkpoint we resume from (a killed run)."""
@@ -400,11 +400,11 @@ class Trainer:
 
     def _fit(self) -> TrainResult:
         c = self.config
-        iterator, prepared = self._setup()
+        iterator, stored = self._setup()
         model = self.model
         total = self.total_steps(iterator)
         deadline = time.monotonic() + 60 * c.minutes if c.minutes is not None else math.inf
-        preview_batch = {k: v[: c.grid_size] for k, v in prepared.items()}
+        preview_batch = self.data.to_model({k: v[: c.grid_size] for k, v in stored.items()})
         for cb in self.callbacks:
             cb.on_train_start(self)
 
@@ -419,7 +419,7 @@ class Trainer:
         result = TrainResult(self.run_dir, self.step)
         try:
             while self.step < total:
-                batch = next(iterator)
+                batch = self.data.to_model(next(iterator))
                 if c.channels_last:
                     for k, v in batch.items():
                         if v.dim() == 4 and v.is_floating_point():
