@@ -2,7 +2,8 @@
 
 It never branches on the family. It moves the model to its device, asks it
 for optimizers, draws batches, calls `train_step`, and around that writes the
-progress bar, `metrics.jsonl`, TensorBoard scalars and images, sample grids,
+progress bar, `metrics.jsonl`, the experiment trackers (TensorBoard, MLflow, W&B: see
+trackers.py), sample grids,
 checkpoints (periodic, at the end and on Ctrl-C), resumes from them, rolls
 back on divergence, and joins a torch.distributed process group when
 launched by torchrun.
@@ -37,6 +38,7 @@ from . import distributed as dist
 from .callbacks import Callback
 from .allocator import keep_freed_memory
 from .config import RESUMABLE_KEYS, TrainConfig
+from .trackers import Trackers
 
 DEFAULT_STEPS = 2000
 
@@ -98,7 +100,7 @@ class Trainer:
         self.device = dist.local_device(pick_device(config.device))
         self.step = 0
         self.rank, self.world_size = 0, 1
-        self.writer = None
+        self.trackers: Trackers | None = None
         self.history: list[dict[str, Any]] = []
         self.rollbacks = 0
         self.grad_monitor = GradientMonitor()
@@ -162,11 +164,11 @@ class Trainer:
         images = self.model.preview(self.config.grid_size, batch)
         for name, imgs in images.items():
             save_grid(imgs, self.run_dir / "samples" / f"{name}-step{step:07d}.png")
-            if self.writer is not None:
+            if self.trackers is not None:
                 from torchvision.utils import make_grid
 
                 grid = imgs if imgs.dim() == 3 else make_grid(imgs, nrow=max(1, int(math.sqrt(imgs.shape[0]))))
-                self.writer.add_image(name, grid, step)
+                self.trackers.image(name, grid, step)
         for cb in self.callbacks:
             cb.on_preview(self, step, images)
         return images
@@ -347,13 +349,8 @@ class Trainer:
             from ..serialization import write_json
 
             write_json(self.run_dir / "config.json", self.run_config())
-            if c.tensorboard:
-                try:
-                    from torch.utils.tensorboard import SummaryWriter
-
-                    self.writer = SummaryWriter(str(self.run_dir / "tb"))
-                except ImportError:
-                    print("genlab: tensorboard not installed; skipping TensorBoard logs", file=sys.stderr)
+            names = [n for n in c.logger if c.tensorboard or n != "tensorboard"]
+            self.trackers = Trackers(names, self.run_dir, self.run_config(), resume=self.resume)
         return iterator, stored
 
     def _trim_history(self) -> None:
@@ -396,7 +393,12 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         with self._stop_signals():
-            return self._fit()
+            try:
+                return self._fit()
+            except BaseException:
+                if self.trackers is not None:
+                    self.trackers.close(failed=True)
+                raise
 
     def _fit(self) -> TrainResult:
         c = self.config
@@ -483,8 +485,9 @@ class Trainer:
                       f"and --resume", file=sys.stderr)
         for cb in self.callbacks:
             cb.on_train_end(self)
-        if self.writer is not None:
-            self.writer.close()
+        if self.trackers is not None:
+            self.trackers.artifact(result.checkpoint)
+            self.trackers.close()
         dist.barrier()
         self.model.eval()
 
@@ -502,10 +505,8 @@ class Trainer:
         self.history.append(row)
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
-        if self.writer is not None:
-            for k, v in logs.items():
-                if isinstance(v, (int, float)):
-                    self.writer.add_scalar(k if k == "images_per_s" else f"train/{k}", v, self.step)
+        if self.trackers is not None:
+            self.trackers.scalars(logs, self.step)
         if bar is not None:
             bar.update(self.step - bar.n)
             shown = {k: f"{v:.3g}" for k, v in logs.items() if isinstance(v, float) and k != "images_per_s"}
