@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
 from dataclasses import dataclass
+from typing import Any
 from typing import List, Literal, Optional
 
 from ..config import option
@@ -71,3 +74,23 @@ class TrainConfig:
         for name in ("mlflow", "wandb"):
             if name in self.logger:
                 require(name, f"--logger {name}")
+
+
+def train_command(family: str, model_config: Any, train_config: TrainConfig) -> str:
+    """The `genlab train` command line that reproduces these settings: the family, the data,
+    and every option whose value differs from its default (for model cards and reports)."""
+    parts = ["genlab", "train", family, "--data", shlex.quote(train_config.data)]
+    for config in (model_config, train_config):
+        defaults = type(config)()
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            if f.name in ("data", "progress") or value == getattr(defaults, f.name):
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            if isinstance(value, bool):
+                parts.append(flag if value else "--no-" + f.name.replace("_", "-"))
+            elif isinstance(value, (list, tuple)):
+                parts += [flag, shlex.quote(",".join(str(v) for v in value))]
+            else:
+                parts += [flag, shlex.quote(str(value))]
+    return " ".join(parts)

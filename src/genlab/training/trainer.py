@@ -37,7 +37,7 @@ from . import checkpoint as ckpt
 from . import distributed as dist
 from .callbacks import Callback
 from .allocator import keep_freed_memory
-from .config import RESUMABLE_KEYS, TrainConfig
+from .config import RESUMABLE_KEYS, TrainConfig, train_command
 from .trackers import Trackers
 
 DEFAULT_STEPS = 2000
@@ -116,6 +116,7 @@ class Trainer:
     def run_config(self) -> dict[str, Any]:
         meta = self.model.describe()
         meta["train"] = to_dict(self.config)
+        meta["command"] = train_command(self.model.family, self.model.config, self.config)
         return meta
 
     def total_steps(self, iterator: BatchIterator) -> int:
@@ -183,7 +184,8 @@ class Trainer:
         try:
             path = ckpt.save_checkpoint(self.run_dir, self.model, self.step,
                                         self._trainer_state(iterator),
-                                        {"train": to_dict(self.config)}, keep=self.config.keep_checkpoints)
+                                        {k: v for k, v in self.run_config().items() if k in ("train", "command")},
+                                        keep=self.config.keep_checkpoints)
         except (OSError, SafetensorError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
             previous = ckpt.latest_valid(self.run_dir, warn=False)
