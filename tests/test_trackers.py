@@ -11,6 +11,7 @@ final checkpoint as an artifact.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,16 @@ def test_a_missing_tracker_extra_is_one_line(tmp_path):
     assert lines == ["genlab: error: --logger mlflow needs mlflow, which the core install leaves out; "
                      "pip install 'genlab[mlflow]'"]
     assert not (tmp_path / "run").exists()
+
+
+def test_a_tracker_that_cannot_start_is_one_line(tmp_path):
+    pytest.importorskip("mlflow")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/missing/dir/mlflow.db"}
+    proc = subprocess.run([sys.executable, "-m", "genlab", "train", "vae", "--data", "digits", "--steps", "1",
+                           "--architecture", "mlp", "--hidden", "16", "--batch-size", "16", "--no-progress",
+                           "--logger", "mlflow", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("genlab: error: the mlflow logger could not start (") and "--logger" in last
+    assert not (tmp_path / "run" / "checkpoints").exists()

@@ -61,17 +61,14 @@ class SequenceGeneratorExport(nn.Module):
 
     def __init__(self, model: GenerativeModel):
         super().__init__()
+        from .data.sequences import ToUnits
+
         self.model = model
-        scaler = model.data_info["scaler"]
-        lo = torch.tensor(scaler["min"], dtype=torch.float32)
-        hi = torch.tensor(scaler["max"], dtype=torch.float32)
-        self.register_buffer("lo", lo.to(model.device), persistent=False)
-        self.register_buffer("span", torch.where(hi > lo, hi - lo, torch.ones_like(hi)).to(model.device),
-                             persistent=False)
+        self.to_units = ToUnits(model.data_info, model.device)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         net = self.model.sampling_generator()
-        return self.model.generate(z, labels, net=net) * self.span + self.lo
+        return self.to_units(self.model.generate(z, labels, net=net))
 
 
 class DecoderExport(nn.Module):

@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from ..errors import GenlabError
 from ..extras import require
 
 #: tracker ids of a run (MLflow run id, W&B run id), kept to continue the same runs on --resume
@@ -221,8 +222,17 @@ class Trackers:
         params = flat_params(run_config)
         state_path = run_dir / STATE_FILE
         previous = json.loads(state_path.read_text()) if resume and state_path.is_file() else {}
-        self.active: list[Tracker] = [TRACKERS[name](run_dir, params, previous.get(name) or {})
-                                      for name in dict.fromkeys(names)]
+        self.active: list[Tracker] = []
+        for name in dict.fromkeys(names):
+            try:
+                self.active.append(TRACKERS[name](run_dir, params, previous.get(name) or {}))
+            except GenlabError:
+                raise
+            except Exception as exc:  # a store that cannot be reached, a bad URI, ...
+                self.close(failed=True)
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise GenlabError(f"the {name} logger could not start ({first}); check its settings "
+                                  f"(MLFLOW_TRACKING_URI, WANDB_MODE, ...) or drop it from --logger") from None
         states = {t.name: t.state() for t in self.active if t.state()}
         if states:
             from ..serialization import write_json

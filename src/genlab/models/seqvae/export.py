@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from ...data.sequences import ToUnits
+
 if TYPE_CHECKING:
     from .model import SeqVAE
 
@@ -29,15 +31,10 @@ class SeriesExport(nn.Module):
     def __init__(self, model: "SeqVAE"):
         super().__init__()
         self.model = model
-        scaler = model.data_info["scaler"]
-        lo = torch.tensor(scaler["min"], dtype=torch.float32)
-        hi = torch.tensor(scaler["max"], dtype=torch.float32)
-        self.register_buffer("lo", lo.to(model.device), persistent=False)
-        self.register_buffer("span", torch.where(hi > lo, hi - lo, torch.ones_like(hi)).to(model.device),
-                             persistent=False)
+        self.to_units = ToUnits(model.data_info, model.device)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.model._generate_series(z) * self.span + self.lo
+        return self.to_units(self.model._generate_series(z))
 
 
 class TokensExport(nn.Module):
