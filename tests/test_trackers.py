@@ -133,7 +133,8 @@ def test_a_missing_tracker_extra_is_one_line(tmp_path):
 
 def test_a_tracker_that_cannot_start_is_one_line(tmp_path):
     pytest.importorskip("mlflow")
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/missing/dir/mlflow.db"}
+    (tmp_path / "a-file").write_text("not a folder")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/a-file/mlflow.db"}
     proc = subprocess.run([sys.executable, "-m", "genlab", "train", "vae", "--data", "digits", "--steps", "1",
                            "--architecture", "mlp", "--hidden", "16", "--batch-size", "16", "--no-progress",
                            "--logger", "mlflow", "--out", str(tmp_path / "run")],
