@@ -2,11 +2,10 @@
 
 It never branches on the family. It moves the model to its device, asks it
 for optimizers, draws batches, calls `train_step`, and around that writes the
-progress bar, `metrics.jsonl`, the experiment trackers (TensorBoard, MLflow, W&B: see
-trackers.py), sample grids,
-checkpoints (periodic, at the end and on Ctrl-C), resumes from them, rolls
-back on divergence, and joins a torch.distributed process group when
-launched by torchrun.
+progress bar, `metrics.jsonl`, the experiment trackers (TensorBoard, MLflow,
+W&B; trackers.py), sample grids, checkpoints (periodic, at the end and on
+Ctrl-C), resumes from them, rolls back on divergence, and joins a
+torch.distributed process group when launched by torchrun.
 
 The hot loop does no host synchronisation: losses stay on the device and are
 summed there; they are read back (one sync) only at logging and checkpoint
@@ -352,7 +351,7 @@ class Trainer:
 
             write_json(self.run_dir / "config.json", self.run_config())
             names = [n for n in c.logger if c.tensorboard or n != "tensorboard"]
-            self.trackers = Trackers(names, self.run_dir, self.run_config(), resume=self.resume)
+            self.trackers = Trackers(names, self.run_dir, self.run_config(), resume=self.resume) if names else None
         return iterator, stored
 
     def _trim_history(self) -> None:
