@@ -1,4 +1,5 @@
-"""ONNX export: onnxruntime must reproduce PyTorch to 1e-4 for every image family.
+"""ONNX export: onnxruntime must reproduce PyTorch to 1e-4 for every family that samples
+images or sequences, with PyTorch's dynamo-based exporter and without a warning.
 
 Families are found in the registry when the tests are collected, so a new
 image family is covered without editing this file. Each is built from its
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -72,8 +74,12 @@ def test_onnx_matches_pytorch(family, tmp_path):
         model = build_tiny(family)
     except GenlabError as exc:
         pytest.skip(f"{family} cannot be built on a tiny 28x28 image description: {exc}")
-    info = export_onnx(model, tmp_path / f"{family}.onnx")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        info = export_onnx(model, tmp_path / f"{family}.onnx")
+    assert [str(w.message) for w in caught] == []  # nothing to silence, nothing silenced
     assert info["max_abs_diff"] <= TOLERANCE
+    assert_dynamo_export(tmp_path / f"{family}.onnx", info["inputs"])
     assert info["output_shape"][0] == 5 and info["output_shape"][1:] == [1, 28, 28]
     # independent check on yet another batch size, images in [0, 1]
     module, inputs, names = export_module(model, n=3, seed=7)
@@ -89,6 +95,52 @@ def test_onnx_matches_pytorch(family, tmp_path):
         other = session.run(None, {n: ((t + 1) % 10).numpy() if n == "labels" else t.numpy()
                                    for n, t in zip(names, inputs)})[0]
         assert np.abs(other - got).max() > 1e-4
+
+
+def assert_dynamo_export(path, inputs):
+    """Written by the dynamo-based exporter (its node metadata), every input with the named batch axis."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    assert any(p.key == "pkg.torch.onnx.class_hierarchy" for node in graph.node for p in node.metadata_props)
+    assert [i.name for i in graph.input] == inputs
+    assert all(i.type.tensor_type.shape.dim[0].dim_param == "batch" for i in list(graph.input) + list(graph.output))
+
+
+SEQUENCE_CASES = [("rgan", "sines", {"hidden": 16, "d_hidden": 16}), ("seqvae", "sines", {"hidden": 16}),
+                  ("seqvae", "words", {"hidden": 16, "embed_dim": 8, "latent_dim": 4})]
+
+
+@pytest.mark.parametrize("family,data,options", SEQUENCE_CASES, ids=[f"{f}-{d}" for f, d, _ in SEQUENCE_CASES])
+def test_onnx_sequence_families_match_pytorch(family, data, options, tmp_path):
+    import onnxruntime as ort
+
+    from genlab.data import load_dataset
+
+    info = load_dataset(data, **({"seq_len": 8} if data == "sines" else {"max_len": 6})).info
+    cls = FAMILIES.get(family)
+    torch.manual_seed(0)
+    model = cls(cls.Config(**options), info).eval()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = export_onnx(model, tmp_path / "seq.onnx")
+    assert [str(w.message) for w in caught] == []
+    assert result["max_abs_diff"] <= TOLERANCE
+    assert_dynamo_export(tmp_path / "seq.onnx", result["inputs"])
+    session = ort.InferenceSession(str(tmp_path / "seq.onnx"), providers=["CPUExecutionProvider"])
+    module, inputs, names = export_module(model, n=4, seed=3)
+    got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})[0]
+    if data == "sines":  # the graph samples what model.sample gives, in the data's units
+        assert result["output"] == "sequences" and names == ["z"]
+        want = model.sample(4, z=inputs[0])["sequences"].numpy()
+        assert got.shape == want.shape == (4, 8, 5) and np.abs(got - want).max() <= TOLERANCE
+    else:  # characters from z and uniform noise u, the same in PyTorch and onnxruntime
+        assert result["output"] == "tokens" and names == ["z", "u"]
+        with torch.no_grad():
+            want = module(*inputs).numpy()
+        assert got.dtype == np.int64 and np.array_equal(got, want)
+        words = model.decode_text(torch.from_numpy(got))
+        assert len(words) == 4 and all(w and w.isalpha() for w in words)
 
 
 def test_export_cli_on_a_trained_run(tmp_path, fashion_dir):
@@ -110,18 +162,19 @@ def test_export_cli_on_a_trained_run(tmp_path, fashion_dir):
     assert np.abs(got - want).max() <= TOLERANCE
 
 
-def test_export_refuses_sequence_models_and_bad_paths(tmp_path):
-    genlab.families()
-    seq = [n for n in FAMILIES.names() if "sequence" in FAMILIES.get(n).data_kinds
-           and not hasattr(FAMILIES.get(n), "export_module")]
+def test_export_refuses_bad_paths(tmp_path):
     model = build_tiny("dcgan")
     with pytest.raises(GenlabError, match="should end in .onnx"):
         export_onnx(model, tmp_path / "model.pt")
-    if not seq:
-        pytest.skip("no sequence family registered")
-    from genlab.data import load_dataset
 
-    cls = FAMILIES.get(seq[0])
-    seq_model = cls(small_config(cls), load_dataset("sines").info)
-    with pytest.raises(GenlabError, match="ONNX export covers image families"):
-        export_onnx(seq_model, tmp_path / "seq.onnx")
+
+def test_export_without_its_extra_is_one_line(tmp_path, fashion_dir):
+    run = tmp_path / "dcgan"
+    train_small("dcgan", run, steps=1, g_width=8, d_width=8)
+    code = ("import sys; sys.modules['onnxscript'] = None; from genlab.cli import main; "
+            f"sys.exit(main(['export', {str(run)!r}, '--out', {str(tmp_path / 'g.onnx')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and not (tmp_path / "g.onnx").exists()
+    assert proc.stderr.strip().splitlines() == [
+        "genlab: error: genlab export --format onnx needs onnxscript, which the core install leaves out; "
+        "pip install 'genlab[export]'"]

@@ -278,6 +278,10 @@ class PeriodicEval(Callback):
             best_dir = trainer.run_dir / "best"
             tmp = trainer.run_dir / ".best-tmp"
             shutil.rmtree(tmp, ignore_errors=True)
-            model.save_pretrained(tmp, extra={"best": {"metric": self.best_metric, "value": value, "step": step}})
+            run = {k: v for k, v in trainer.run_config().items() if k in ("train", "command")}
+            card_metrics = [{"name": k, "value": float(v), "step": step, "n": self.n, "reference": f"{dataset}:train"}
+                            for k, v in values.items()]
+            best = {"metric": self.best_metric, "value": value, "step": step}
+            model.save_pretrained(tmp, extra={**run, "best": best}, metrics=card_metrics)
             shutil.rmtree(best_dir, ignore_errors=True)
             tmp.rename(best_dir)

@@ -1,17 +1,22 @@
 """Export a trained model's generator (GANs) or decoder (VAEs) to ONNX.
 
 The exported graph maps latent codes z (and class labels, for conditional
-families) to images in [0, 1], with a dynamic batch axis. After writing the
-file, the graph is run with onnxruntime on a batch of a different size and
-compared with PyTorch; a difference above `TOLERANCE` is an error.
+families) to images in [0, 1] (sequence families: to sequences in the data's
+units), with a dynamic batch axis. It is written by PyTorch's dynamo-based
+exporter (``torch.onnx.export(..., dynamo=True)``, onnxscript), then run with
+onnxruntime on a batch of a different size and compared with PyTorch; a
+difference above `TOLERANCE` is an error. Needs ``pip install 'genlab[export]'``.
 
 A family chooses what to export with a method
-``export_module() -> (nn.Module, example_inputs, input_names)``. Families
-without one get a default, found by what they can do:
+``export_module(n, seed) -> (nn.Module, example_inputs, input_names)`` for a
+batch of `n` inputs drawn with `seed` (the module's ``output_name`` names its
+output, "images" by default). Families without one get a default, found by
+what they can do:
 
 - adversarial families (``sampling_generator()`` and ``generate(z, labels, net=)``):
   the sampling generator (EMA weights when present), images mapped from
-  [-1, 1] to [0, 1];
+  [-1, 1] to [0, 1], or, for sequence data, sequences mapped from [0, 1] to
+  the data's units;
 - VAE families (``decode(z, labels)`` and ``mean_image(out)``): z -> the
   decoder's mean image;
 - translation families (``translate(images01, direction)`` and
@@ -21,8 +26,6 @@ without one get a default, found by what they can do:
 
 from __future__ import annotations
 
-import inspect
-import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,11 +33,12 @@ import torch
 from torch import nn
 
 from .errors import GenlabError
-from .models.base import GenerativeModel
+from .models.base import GenerativeModel, translation_directions
 
 TOLERANCE = 1e-4
-OPSET = 17
+OPSET = 18
 IMAGE_KINDS = ("image", "paired-image", "unpaired-image")
+SEQUENCE_KINDS = ("sequence",)
 
 
 class GeneratorExport(nn.Module):
@@ -47,6 +51,24 @@ class GeneratorExport(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         net = self.model.sampling_generator()
         return ((self.model.generate(z, labels, net=net) + 1) / 2).clamp(0, 1)
+
+
+class SequenceGeneratorExport(nn.Module):
+    """z (, labels) -> sequences in the data's units through a sequence GAN's sampling generator
+    (outputs in [0, 1], mapped back with the data's per-feature min/max)."""
+
+    output_name = "sequences"
+
+    def __init__(self, model: GenerativeModel):
+        super().__init__()
+        from .data.sequences import ToUnits
+
+        self.model = model
+        self.to_units = ToUnits(model.data_info, model.device)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        net = self.model.sampling_generator()
+        return self.to_units(self.model.generate(z, labels, net=net))
 
 
 class DecoderExport(nn.Module):
@@ -92,16 +114,18 @@ def export_module(model: GenerativeModel, direction: str | None = None, n: int =
     """(module, example inputs, input names) to export for `model`."""
     hook = getattr(model, "export_module", None)
     if callable(hook):
-        module, inputs, names = hook()
+        module, inputs, names = hook(n, seed)
         inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
         return module, inputs, list(names)
     kind = str(model.data_info.get("kind", "image"))
+    if kind in SEQUENCE_KINDS and _has(model, "sampling_generator", "generate"):
+        inputs, names = _latent_inputs(model, n, seed)
+        return SequenceGeneratorExport(model), tuple(inputs), names
     if kind not in IMAGE_KINDS:
-        raise GenlabError(f"{model.family} makes {kind} data; ONNX export covers image families "
-                          f"(or families that define export_module())")
-    if _has(model, "translate", "shapes"):
-        dirs = [str(d) for d in (getattr(model, "directions", None) or model.data_info.get("directions")
-                                 or ("AtoB", "BtoA"))]
+        raise GenlabError(f"{model.family} makes {kind} data and has no ONNX export; export covers families "
+                          f"that sample images or sequences (or define export_module())")
+    dirs = translation_directions(model)
+    if dirs:
         direction = direction or dirs[0]
         if direction not in dirs:
             raise GenlabError(f"unknown direction {direction!r}; valid directions: {', '.join(dirs)}")
@@ -118,25 +142,29 @@ def export_module(model: GenerativeModel, direction: str | None = None, n: int =
                       f"define export_module() on the family")
 
 
+def output_name(module: nn.Module) -> str:
+    return str(getattr(module, "output_name", "images"))
+
+
 def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...], names: Sequence[str], out: Path) -> None:
-    dynamic = {name: {0: "batch"} for name in names}
-    dynamic["images"] = {0: "batch"}
-    kwargs: dict[str, Any] = dict(input_names=list(names), output_names=["images"], dynamic_axes=dynamic,
-                                  opset_version=OPSET, do_constant_folding=True)
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False  # the TorchScript exporter: no onnxscript needed, dynamic batch axis
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, inputs, str(out), **kwargs)
+    """The dynamo-based exporter: `torch.export` in strict mode (TorchDynamo traces the module, so
+    recurrent layers export without non-strict tracing's attribute warnings), every input sharing
+    one dynamic batch axis; then the exported program to ONNX through onnxscript."""
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(module, inputs, dynamic_shapes=tuple({0: batch} for _ in names), strict=True)
+    # the axis is named once, after the first input (the others share it)
+    names_axis = ({0: batch},) + tuple({0: torch.export.Dim.DYNAMIC} for _ in names[1:])
+    torch.onnx.export(program, inputs, str(out), dynamo=True, input_names=list(names),
+                      output_names=[output_name(module)], dynamic_shapes=names_axis, opset_version=OPSET,
+                      optimize=True, verbose=False)
 
 
 def check_onnx(path: str | Path, module: nn.Module, inputs: tuple[torch.Tensor, ...],
                names: Sequence[str]) -> tuple[float, list[int]]:
     """(max |onnxruntime - PyTorch| on `inputs`, output shape)."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise GenlabError("checking the export needs onnxruntime; pip install onnxruntime") from None
+    from .extras import require
+
+    _, ort, _ = require("export", "checking an ONNX export")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.log_severity_level = 3
@@ -144,23 +172,22 @@ def check_onnx(path: str | Path, module: nn.Module, inputs: tuple[torch.Tensor, 
     feed = {name: t.detach().cpu().numpy() for name, t in zip(names, inputs)}
     got = torch.from_numpy(session.run(None, feed)[0])
     with torch.no_grad():
-        want = module(*inputs).float().cpu()
+        want = module(*inputs).cpu()
     if got.shape != want.shape:
         raise GenlabError(f"ONNX output shape {tuple(got.shape)} differs from PyTorch's {tuple(want.shape)}")
-    return float((got - want).abs().max()), list(got.shape)
+    return float((got.double() - want.double()).abs().max()), list(got.shape)
 
 
 def export_onnx(model: GenerativeModel, out: str | Path, direction: str | None = None,
                 check_batch: int = 5, tolerance: float = TOLERANCE) -> dict[str, Any]:
     """Write `model`'s generator/decoder to `out` (.onnx) and check it against PyTorch.
 
-    Returns ``{"path", "inputs", "input_shapes", "output_shape", "max_abs_diff"}``; raises
+    Returns ``{"path", "inputs", "input_shapes", "output", "output_shape", "max_abs_diff"}``; raises
     `GenlabError` if onnxruntime's outputs differ from PyTorch's by more than `tolerance`.
     """
-    try:
-        import onnx  # noqa: F401  (torch.onnx.export needs it)
-    except ImportError:
-        raise GenlabError("ONNX export needs the onnx package; pip install onnx onnxruntime") from None
+    from .extras import require
+
+    require("export", "ONNX export")
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise GenlabError(f"--out {out} should end in .onnx")
@@ -176,10 +203,7 @@ def export_onnx(model: GenerativeModel, out: str | Path, direction: str | None =
         _export(module, inputs, names, out)
         module.eval()  # the exporter restores train mode recursively; sampling needs eval
         # a batch of another size exercises the dynamic batch axis
-        if not callable(getattr(model, "export_module", None)):
-            check_inputs = export_module(model, direction=direction, n=check_batch, seed=1)[1]
-        else:
-            check_inputs = inputs
+        check_inputs = export_module(model, direction=direction, n=check_batch, seed=1)[1]
         diff, output_shape = check_onnx(out, module, check_inputs, names)
     finally:
         model.train(was_training)
@@ -187,4 +211,4 @@ def export_onnx(model: GenerativeModel, out: str | Path, direction: str | None =
         raise GenlabError(f"ONNX output differs from PyTorch by {diff:.3g} > {tolerance:g}; "
                           f"the graph did not export faithfully, report this family")
     return {"path": str(out), "inputs": list(names), "input_shapes": [list(t.shape) for t in check_inputs],
-            "output_shape": output_shape, "max_abs_diff": diff}
+            "output": output_name(module), "output_shape": output_shape, "max_abs_diff": diff}

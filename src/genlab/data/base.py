@@ -1,8 +1,9 @@
 """In-memory datasets and the batch iterator the Trainer draws from.
 
-Small datasets (MNIST-sized, a few thousand images, time series) are held as
-tensors; a batch is an index into them, so no worker process or collate step
-stands between the model and its data. `info` is the JSON-ready description
+Datasets are held as tensors in their stored form (images as uint8, a
+quarter of their float32 size) on the training device; a batch is an index
+into them, converted to model-ready floats on its own (`to_model`), so no
+worker process or collate step stands between the model and its data. `info` is the JSON-ready description
 saved in every checkpoint (shape, classes, scalers), so a loaded model knows
 what it was trained on without the data.
 """
@@ -20,8 +21,8 @@ class TensorData:
     """A dataset held as tensors of equal length along dimension 0.
 
     `tensors["x"]` is the model input; `tensors["y"]` (optional) the labels.
-    Subclasses override `prepare` to turn stored tensors (e.g. uint8 images)
-    into model-ready ones.
+    Subclasses override `to_model` to turn a batch of stored tensors (e.g.
+    uint8 images) into model-ready ones.
     """
 
     name: str
@@ -39,9 +40,17 @@ class TensorData:
     def num_classes(self) -> int:
         return int(self.info.get("num_classes") or 0)
 
-    def prepare(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-        """Model-ready tensors on `device` (done once, before training)."""
+    def on_device(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """The stored tensors on `device`, in their stored dtype (what training indexes batches from)."""
         return {k: v.to(device) for k, v in self.tensors.items()}
+
+    def to_model(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A batch of stored tensors -> model-ready tensors (here: unchanged)."""
+        return batch
+
+    def prepare(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """Every item model-ready on `device` (for evaluation and plots; training converts per batch)."""
+        return self.to_model(self.on_device(device))
 
     def subset(self, n: int) -> "TensorData":
         """The first `n` items, same info (for quick runs and tests)."""
@@ -49,7 +58,7 @@ class TensorData:
 
 
 class BatchIterator:
-    """Shuffled batches over prepared tensors, resumable and shardable.
+    """Shuffled batches over tensors (stored or prepared), resumable and shardable.
 
     The order of epoch `e` is a permutation drawn from a generator seeded with
     (seed, e), so a run resumed at (epoch, position) sees exactly the batches

@@ -36,11 +36,13 @@ class ImageData(TensorData):
     def images(self) -> torch.Tensor:
         return self.tensors["x"]
 
-    def prepare(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-        out = {"x": self.images.to(device).float().div_(127.5).sub_(1.0)}
-        if self.labels is not None:
-            out["y"] = self.labels.to(device)
-        return out
+    def to_model(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {**batch, "x": uint8_to_unit_range(batch["x"])}
+
+
+def uint8_to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (any device) -> floats in [-1, 1], the models' input range."""
+    return images.float().div_(127.5).sub_(1.0)
 
 
 def make_image_data(name: str, images: torch.Tensor, labels: torch.Tensor | None,
@@ -267,13 +269,25 @@ class _ImageFiles(torch.utils.data.Dataset):
         return _decode_image(self.files[i], self.grey, self.size)
 
 
-def _decode_all(files: list[Path], grey: bool, size: int, workers: int) -> list[np.ndarray | None]:
-    """Decode `files` in order, in `workers` worker processes for large folders."""
+def _decode_all(files: list[Path], grey: bool, size: int, workers: int) -> tuple[np.ndarray, list[int]]:
+    """Decode `files` in order (in `workers` worker processes for large folders) straight into
+    one uint8 array N x C x size x size, so memory peaks at the dataset's own size; returns the
+    array of the readable files, in order, and the indices of the unreadable ones."""
+    out = np.empty((len(files), 1 if grey else 3, size, size), dtype=np.uint8)
     if workers <= 0 or len(files) < PARALLEL_DECODE_MIN_FILES:
-        return [_decode_image(f, grey, size) for f in files]
-    loader = torch.utils.data.DataLoader(_ImageFiles(files, grey, size), batch_size=64, num_workers=workers,
-                                         collate_fn=list)
-    return [a for batch in loader for a in batch]
+        decoded: Any = (_decode_image(f, grey, size) for f in files)
+    else:
+        loader = torch.utils.data.DataLoader(_ImageFiles(files, grey, size), batch_size=64, num_workers=workers,
+                                             collate_fn=list)
+        decoded = (a for batch in loader for a in batch)
+    bad, kept = [], 0
+    for i, a in enumerate(decoded):
+        if a is None:
+            bad.append(i)
+            continue
+        out[kept] = a
+        kept += 1
+    return out[:kept], bad
 
 
 def load_folder(path: str, split: str = "train", image_size: int | None = None, strict: bool = False,
@@ -315,15 +329,13 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
     if headers and image_size is None:
         (w, h), _ = sizes.most_common(1)[0]
         image_size = min(w, h)
-    decoded = _decode_all([f for f, _, _ in headers], grey, image_size or 1,
-                          default_workers() if workers is None else workers)
-    arrays, labels = [], []
-    for (f, _, _), a in zip(headers, decoded):
-        if a is None:  # a valid header but a truncated or corrupt body
-            bad.append(f)
-            continue
-        arrays.append(a)
-        if classes is not None:
+    array, unreadable = _decode_all([f for f, _, _ in headers], grey, image_size or 1,
+                                    default_workers() if workers is None else workers)
+    bad += [headers[i][0] for i in unreadable]  # a valid header but a truncated or corrupt body
+    skip = set(unreadable)
+    labels = []
+    for i, (f, _, _) in enumerate(headers):
+        if classes is not None and i not in skip:
             labels.append(classes.index(f.relative_to(root).parts[0]) if len(f.relative_to(root).parts) > 1 else -1)
     if bad and strict:
         raise DataError(f"{len(bad)} file(s) in {str(root)!r} are not readable images (first: {bad[0].name}); "
@@ -332,14 +344,14 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
         import sys
 
         print(f"genlab: skipped {len(bad)} unreadable file(s) in {root} (first: {bad[0].name})", file=sys.stderr)
-    if not arrays:
+    if not len(array):
         raise DataError(f"folder {str(root)!r} holds no readable images; put .png or .jpg files in it")
     if len(sizes) > 1 and chosen_size:
         import sys
 
         print(f"genlab: images in {root} have {len(sizes)} sizes; centre-cropped and resized all to "
               f"{image_size}x{image_size} (set --image-size to choose)", file=sys.stderr)
-    images = torch.from_numpy(np.stack(arrays))
+    images = torch.from_numpy(array)
     lab = None
     if classes is not None and all(v >= 0 for v in labels):
         lab = torch.tensor(labels, dtype=torch.int64)

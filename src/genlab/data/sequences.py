@@ -89,20 +89,37 @@ def _scaler_arrays(info: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     return lo, hi
 
 
+def scaler_span(info: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(min, max - min) per feature (span 1 where a feature is constant), float64."""
+    lo, hi = _scaler_arrays(info)
+    return lo, torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+
+
 def transform(x: torch.Tensor | np.ndarray, info: dict[str, Any]) -> torch.Tensor:
     """Original units -> [0, 1] with the per-feature min/max of `info["scaler"]`."""
-    lo, hi = _scaler_arrays(info)
+    lo, span = scaler_span(info)
     x = torch.as_tensor(x, dtype=torch.float64)
-    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
     return ((x - lo) / span).float()
 
 
 def inverse_transform(x: torch.Tensor | np.ndarray, info: dict[str, Any]) -> torch.Tensor:
     """[0, 1] values -> original units (the inverse of `transform`)."""
-    lo, hi = _scaler_arrays(info)
+    lo, span = scaler_span(info)
     x = torch.as_tensor(x).detach().cpu().to(torch.float64)
-    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
     return (x * span + lo).float()
+
+
+class ToUnits(torch.nn.Module):
+    """`inverse_transform` as a module (float32, on `device`), for graphs such as ONNX exports."""
+
+    def __init__(self, info: dict[str, Any], device: torch.device | str = "cpu"):
+        super().__init__()
+        lo, span = scaler_span(info)
+        self.register_buffer("lo", lo.float().to(device), persistent=False)
+        self.register_buffer("span", span.float().to(device), persistent=False)
+
+    def forward(self, x01: torch.Tensor) -> torch.Tensor:
+        return x01 * self.span + self.lo
 
 
 def _make_sequence_data(name: str, windows: np.ndarray, info: dict[str, Any],

@@ -36,7 +36,7 @@ import torch
 from ..errors import DataError
 from ..registry import DATASETS
 from .base import TensorData
-from .images import FASHION_CLASSES, fashion_mnist, load_folder, resize_uint8
+from .images import FASHION_CLASSES, fashion_mnist, load_folder, resize_uint8, uint8_to_unit_range
 
 KIND = "unpaired-image"
 #: fixed seed of the independent shuffles of the two training domains
@@ -61,11 +61,12 @@ class UnpairedData(TensorData):
     def paired(self) -> bool:
         return bool(self.info.get("paired"))
 
-    def prepare(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-        out = {k: self.tensors[k].to(device).float().div_(127.5).sub_(1.0) for k in ("a", "b")}
-        if "y" in self.tensors:
-            out["y"] = self.tensors["y"].to(device)
-        return out
+    def on_device(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """The two domains (uint8) and the labels, if any; the source indices stay behind."""
+        return {k: v.to(device) for k, v in self.tensors.items() if k in ("a", "b", "y")}
+
+    def to_model(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {**batch, **{k: uint8_to_unit_range(batch[k]) for k in ("a", "b")}}
 
 
 def unpaired_info(name: str, a: torch.Tensor, b: torch.Tensor, split: str, paired: bool,

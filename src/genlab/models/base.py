@@ -16,7 +16,9 @@ Contract (see README, "Design"):
 - ``preview(n, batch)`` returns named image batches for the sample grids
   written during training (samples, reconstructions, ...).
 - ``save_pretrained(dir)`` / ``from_pretrained(dir)`` write and read a folder of
-  ``config.json`` and ``model.safetensors``; nothing is unpickled.
+  ``config.json``, ``model.safetensors`` and a ``README.md`` model card (see
+  card.py); ``generator_only=True`` keeps only the weights sampling needs
+  (sampling_state.py), and loading accepts both; nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from ..errors import CheckpointError, GenlabError
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+#: config.json's "weights" value of a folder that holds only what sampling needs
+GENERATOR_ONLY = "generator-only"
 
 
 class GenerativeModel(nn.Module):
@@ -58,6 +62,8 @@ class GenerativeModel(nn.Module):
         self.grad_sync: Callable[[torch.optim.Optimizer], None] | None = None
         #: set by the Trainer for fp16 mixed precision: scales losses so fp16 gradients do not underflow
         self.grad_scaler: torch.amp.GradScaler | None = None
+        #: how a loaded model was trained ("train" settings, "command"), carried into save_pretrained
+        self.provenance: dict[str, Any] = {}
         if data_info.get("kind", "image") not in self.data_kinds:
             raise GenlabError(
                 f"family {self.family!r} trains on {' or '.join(self.data_kinds)} data, "
@@ -203,7 +209,12 @@ class GenerativeModel(nn.Module):
         return {"family": self.family, "genlab_version": __version__,
                 "config": to_dict(self.config), "data": self.data_info}
 
-    def save_pretrained(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    def save_pretrained(self, directory: str | Path, extra: dict[str, Any] | None = None, *,
+                        generator_only: bool = False, card: bool = True,
+                        metrics: list[dict[str, Any]] | None = None) -> Path:
+        """Write `config.json`, `model.safetensors` and (unless ``card=False``) a README.md model card
+        with a sample grid and `metrics` (``[{"name", "value", "step", "n", "reference"}]``).
+        ``generator_only=True`` keeps only the weights sampling needs (checked to sample identically)."""
         from safetensors.torch import save_file
 
         from ..serialization import write_json
@@ -211,10 +222,21 @@ class GenerativeModel(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = self.describe()
+        meta.update(self.provenance)
         meta.update(extra or {})
+        if generator_only:
+            from .sampling_state import sampling_state_dict
+
+            state, meta["weights"] = sampling_state_dict(self), GENERATOR_ONLY
+        else:
+            state = self.state_dict()
         write_json(directory / CONFIG, meta)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
-                  str(directory / WEIGHTS), metadata={"family": self.family})
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()},
+                  str(directory / WEIGHTS), metadata={"family": self.family, "weights": meta.get("weights", "full")})
+        if card:
+            from .card import write_card
+
+            write_card(directory, self, meta, metrics, generator_only)
         return directory
 
     @classmethod
@@ -234,6 +256,14 @@ def read_config(directory: Path) -> dict[str, Any]:
     if not isinstance(meta, dict) or "family" not in meta or "config" not in meta:
         raise CheckpointError(f"{path} is not a genlab config (no family/config keys)")
     return meta
+
+
+def translation_directions(model: Any) -> list[str] | None:
+    """The directions of a translation family (``translate`` and ``shapes``), else None."""
+    if not (callable(getattr(model, "translate", None)) and callable(getattr(model, "shapes", None))):
+        return None
+    found = getattr(model, "directions", None) or model.data_info.get("directions") or ("AtoB", "BtoA")
+    return [str(d) for d in found]
 
 
 def build_model(meta: dict[str, Any]) -> GenerativeModel:
@@ -262,10 +292,16 @@ def load_model_dir(directory: Path, device: str | torch.device = "cpu",
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{weights} cannot be read ({exc}); the checkpoint is corrupt, use an earlier one") from None
     try:
-        model.load_state_dict(state, strict=True)
+        if meta.get("weights") == GENERATOR_ONLY:
+            from .sampling_state import load_sampling_state
+
+            load_sampling_state(model, state, source=directory)
+        else:
+            model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise CheckpointError(f"{weights} does not fit the {meta['family']} config ({first})") from None
+    model.provenance = {k: meta[k] for k in ("train", "command") if k in meta}
     model.to(device)
     model.eval()
     return model

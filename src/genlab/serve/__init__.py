@@ -29,14 +29,9 @@ __all__ = ["ModelSession", "create_app", "serve"]
 
 
 def _need_server_deps():
-    try:
-        import fastapi  # noqa: F401
-        import python_multipart  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        from ..errors import GenlabError
+    from ..extras import require
 
-        raise GenlabError(f"genlab serve needs {exc.name}; pip install fastapi uvicorn python-multipart") from None
+    require("serve", "genlab serve")
 
 
 def create_app(session: ModelSession):

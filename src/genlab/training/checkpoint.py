@@ -29,10 +29,13 @@ import torch
 
 from ..errors import CheckpointError
 from ..models.base import CONFIG, WEIGHTS, GenerativeModel, load_model_dir
+from ..models.card import CARD, GRID
 from ..serialization import load_state, save_state, sha256, write_json
 
 MANIFEST = "manifest.json"
-ALLOWED = {CONFIG, WEIGHTS, MANIFEST, "optim.json", "optim.safetensors", "trainer.json", "trainer.safetensors"}
+#: a model card and its sample grid (save_pretrained folders, RUN/best/) are never read on load
+ALLOWED = {CONFIG, WEIGHTS, MANIFEST, "optim.json", "optim.safetensors", "trainer.json", "trainer.safetensors",
+           CARD, GRID}
 
 
 def rng_state() -> dict[str, Any]:
@@ -74,7 +77,7 @@ def save_checkpoint(run_dir: Path, model: GenerativeModel, step: int, trainer_st
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
-        model.save_pretrained(tmp, extra=extra_config)
+        model.save_pretrained(tmp, extra=extra_config, card=False)
         save_state({"optimizers": {k: o.state_dict() for k, o in model.optimizers.items()},
                     "model_extra": model.extra_state()}, tmp, "optim")
         save_state({"step": step, **trainer_state, "rng": rng_state()}, tmp, "trainer")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Any
+from typing import List, Literal, Optional
 
 from ..config import option
 from ..errors import ConfigError
 
 #: settings that may change when a run is resumed (everything else must match)
 RESUMABLE_KEYS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
-                  "keep_checkpoints", "device", "progress", "tensorboard", "data_root", "out", "num_workers",
+                  "keep_checkpoints", "device", "progress", "tensorboard", "logger", "data_root", "out", "num_workers",
                   "compile", "channels_last", "grid_size", "eval_every", "eval_n", "eval_metrics",
                   "best_metric", "amp", "keep_freed_memory", "max_rollbacks", "rollback_lr_factor", "max_grad_norm"}
 
@@ -39,6 +42,9 @@ class TrainConfig:
     grid_size: int = option(64, help="images in each sample grid", min=1, max=1024)
     device: str = option("auto", help="auto, cpu, cuda or cuda:N")
     tensorboard: bool = option(True, help="write TensorBoard scalars and images under RUN/tb")
+    logger: List[Literal["tensorboard", "mlflow", "wandb"]] = option(
+        ["tensorboard"], help="experiment trackers, comma-separated: tensorboard, mlflow (pip install "
+                              "'genlab[mlflow]'), wandb (pip install 'genlab[wandb]')")
     progress: bool = option(True, help="show a progress bar")
     deterministic: bool = option(False, help="use deterministic algorithms (bit-exact resume on CPU)")
     eval_every: int = option(0, help="evaluate samples every N steps (0 = off); best weights go to RUN/best/", min=0)
@@ -63,3 +69,28 @@ class TrainConfig:
             raise ConfigError("give either --steps or --epochs, not both")
         if not (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
             raise ConfigError(f"bad value {self.device!r} for 'device': valid values are auto, cpu, cuda, cuda:N, mps")
+        from ..extras import require
+
+        for name in ("mlflow", "wandb"):
+            if name in self.logger:
+                require(name, f"--logger {name}")
+
+
+def train_command(family: str, model_config: Any, train_config: TrainConfig) -> str:
+    """The `genlab train` command line that reproduces these settings: the family, the data,
+    and every option whose value differs from its default (for model cards and reports)."""
+    parts = ["genlab", "train", family, "--data", shlex.quote(train_config.data)]
+    for config in (model_config, train_config):
+        defaults = type(config)()
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            if f.name in ("data", "progress") or value == getattr(defaults, f.name):
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            if isinstance(value, bool):
+                parts.append(flag if value else "--no-" + f.name.replace("_", "-"))
+            elif isinstance(value, (list, tuple)):
+                parts += [flag, shlex.quote(",".join(str(v) for v in value))]
+            else:
+                parts += [flag, shlex.quote(str(value))]
+    return " ".join(parts)

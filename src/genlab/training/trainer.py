@@ -2,10 +2,10 @@
 
 It never branches on the family. It moves the model to its device, asks it
 for optimizers, draws batches, calls `train_step`, and around that writes the
-progress bar, `metrics.jsonl`, TensorBoard scalars and images, sample grids,
-checkpoints (periodic, at the end and on Ctrl-C), resumes from them, rolls
-back on divergence, and joins a torch.distributed process group when
-launched by torchrun.
+progress bar, `metrics.jsonl`, the experiment trackers (TensorBoard, MLflow,
+W&B; trackers.py), sample grids, checkpoints (periodic, at the end and on
+Ctrl-C), resumes from them, rolls back on divergence, and joins a
+torch.distributed process group when launched by torchrun.
 
 The hot loop does no host synchronisation: losses stay on the device and are
 summed there; they are read back (one sync) only at logging and checkpoint
@@ -36,7 +36,8 @@ from . import checkpoint as ckpt
 from . import distributed as dist
 from .callbacks import Callback
 from .allocator import keep_freed_memory
-from .config import RESUMABLE_KEYS, TrainConfig
+from .config import RESUMABLE_KEYS, TrainConfig, train_command
+from .trackers import Trackers
 
 DEFAULT_STEPS = 2000
 
@@ -98,7 +99,7 @@ class Trainer:
         self.device = dist.local_device(pick_device(config.device))
         self.step = 0
         self.rank, self.world_size = 0, 1
-        self.writer = None
+        self.trackers: Trackers | None = None
         self.history: list[dict[str, Any]] = []
         self.rollbacks = 0
         self.grad_monitor = GradientMonitor()
@@ -114,6 +115,7 @@ class Trainer:
     def run_config(self) -> dict[str, Any]:
         meta = self.model.describe()
         meta["train"] = to_dict(self.config)
+        meta["command"] = train_command(self.model.family, self.model.config, self.config)
         return meta
 
     def total_steps(self, iterator: BatchIterator) -> int:
@@ -162,11 +164,11 @@ class Trainer:
         images = self.model.preview(self.config.grid_size, batch)
         for name, imgs in images.items():
             save_grid(imgs, self.run_dir / "samples" / f"{name}-step{step:07d}.png")
-            if self.writer is not None:
+            if self.trackers is not None:
                 from torchvision.utils import make_grid
 
                 grid = imgs if imgs.dim() == 3 else make_grid(imgs, nrow=max(1, int(math.sqrt(imgs.shape[0]))))
-                self.writer.add_image(name, grid, step)
+                self.trackers.image(name, grid, step)
         for cb in self.callbacks:
             cb.on_preview(self, step, images)
         return images
@@ -181,7 +183,8 @@ class Trainer:
         try:
             path = ckpt.save_checkpoint(self.run_dir, self.model, self.step,
                                         self._trainer_state(iterator),
-                                        {"train": to_dict(self.config)}, keep=self.config.keep_checkpoints)
+                                        {k: v for k, v in self.run_config().items() if k in ("train", "command")},
+                                        keep=self.config.keep_checkpoints)
         except (OSError, SafetensorError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
             previous = ckpt.latest_valid(self.run_dir, warn=False)
@@ -327,8 +330,8 @@ class Trainer:
             for child in model.children():
                 if any(True for _ in child.parameters()):
                     child.compile()
-        prepared = self.data.prepare(self.device)
-        iterator = BatchIterator(prepared, c.batch_size, seed=c.seed, rank=self.rank, world_size=self.world_size)
+        stored = self.data.on_device(self.device)  # uint8 images stay uint8; batches are converted one by one
+        iterator = BatchIterator(stored, c.batch_size, seed=c.seed, rank=self.rank, world_size=self.world_size)
         if self.resume:
             last = ckpt.latest_valid(self.run_dir)
             if last is None:
@@ -347,14 +350,9 @@ class Trainer:
             from ..serialization import write_json
 
             write_json(self.run_dir / "config.json", self.run_config())
-            if c.tensorboard:
-                try:
-                    from torch.utils.tensorboard import SummaryWriter
-
-                    self.writer = SummaryWriter(str(self.run_dir / "tb"))
-                except ImportError:
-                    print("genlab: tensorboard not installed; skipping TensorBoard logs", file=sys.stderr)
-        return iterator, prepared
+            names = [n for n in c.logger if c.tensorboard or n != "tensorboard"]
+            self.trackers = Trackers(names, self.run_dir, self.run_config(), resume=self.resume) if names else None
+        return iterator, stored
 
     def _trim_history(self) -> None:
         """Drop log rows written after the checkpoint we resume from (a killed run)."""
@@ -396,15 +394,20 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         with self._stop_signals():
-            return self._fit()
+            try:
+                return self._fit()
+            except BaseException:
+                if self.trackers is not None:
+                    self.trackers.close(failed=True)
+                raise
 
     def _fit(self) -> TrainResult:
         c = self.config
-        iterator, prepared = self._setup()
+        iterator, stored = self._setup()
         model = self.model
         total = self.total_steps(iterator)
         deadline = time.monotonic() + 60 * c.minutes if c.minutes is not None else math.inf
-        preview_batch = {k: v[: c.grid_size] for k, v in prepared.items()}
+        preview_batch = self.data.to_model({k: v[: c.grid_size] for k, v in stored.items()})
         for cb in self.callbacks:
             cb.on_train_start(self)
 
@@ -419,7 +422,7 @@ class Trainer:
         result = TrainResult(self.run_dir, self.step)
         try:
             while self.step < total:
-                batch = next(iterator)
+                batch = self.data.to_model(next(iterator))
                 if c.channels_last:
                     for k, v in batch.items():
                         if v.dim() == 4 and v.is_floating_point():
@@ -483,8 +486,9 @@ class Trainer:
                       f"and --resume", file=sys.stderr)
         for cb in self.callbacks:
             cb.on_train_end(self)
-        if self.writer is not None:
-            self.writer.close()
+        if self.trackers is not None:
+            self.trackers.artifact(result.checkpoint)
+            self.trackers.close()
         dist.barrier()
         self.model.eval()
 
@@ -502,10 +506,8 @@ class Trainer:
         self.history.append(row)
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
-        if self.writer is not None:
-            for k, v in logs.items():
-                if isinstance(v, (int, float)):
-                    self.writer.add_scalar(k if k == "images_per_s" else f"train/{k}", v, self.step)
+        if self.trackers is not None:
+            self.trackers.scalars(logs, self.step)
         if bar is not None:
             bar.update(self.step - bar.n)
             shown = {k: f"{v:.3g}" for k, v in logs.items() if isinstance(v, float) and k != "images_per_s"}

@@ -202,6 +202,12 @@ class SeqVAE(GenerativeModel):
             return {"tokens": x, "lengths": lengths}
         return {"sequences": x.float() if scaled else inverse_transform(x, self.data_info)}
 
+    def export_module(self, n: int = 2, seed: int = 0):
+        """What `genlab export --format onnx` writes: the decoder run for every step (export.py)."""
+        from .export import export_module
+
+        return export_module(self, n, seed)
+
     def decode_text(self, tokens: torch.Tensor) -> list[str]:
         """Token ids (from `sample` or a data batch) -> strings."""
         if not self.tokens:
