@@ -37,6 +37,8 @@ from . import distributed as dist
 from .callbacks import Callback
 from .allocator import keep_freed_memory
 from .config import RESUMABLE_KEYS, TrainConfig
+from .optional_writes import OptionalWrites, append_row, save_grid
+from .runlock import RunLock
 
 DEFAULT_STEPS = 2000
 
@@ -48,9 +50,20 @@ class TrainingDiverged(GenlabError):
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise GenlabError(f"unknown device {name!r}; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise GenlabError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
-    return torch.device(name)
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise GenlabError(f"device {name!r} asked for but this machine has {torch.cuda.device_count()} CUDA "
+                          f"device(s); use cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GenlabError(f"device {name!r} asked for but MPS (Apple GPUs) is not available here; use --device cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise GenlabError(f"unsupported device {name!r}; use cpu, cuda, cuda:N or mps")
+    return device
 
 
 @dataclass
@@ -103,6 +116,9 @@ class Trainer:
         self.rollbacks = 0
         self.grad_monitor = GradientMonitor()
         self._initial_state: dict[str, Any] | None = None
+        self._lock: RunLock | None = None
+        #: log rows, grids and TensorBoard: a failed write (a full disk) is reported once, training goes on
+        self.optional_writes = OptionalWrites()
         #: set by a callback (e.g. early stopping) to end training at the next logging step
         self.should_stop = False
 
@@ -151,22 +167,20 @@ class Trainer:
         step = self.step if step is None else step
         row = {"step": step, "time": time.time(), "event": kind, **info}
         self.history.append(row)
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
         details = ", ".join(f"{k} {v}" for k, v in info.items())
         print(f"genlab: {kind} at step {step}: {details}", file=sys.stderr)
+        self.optional_writes("metrics.jsonl", append_row, self.run_dir / "metrics.jsonl", row)
 
     def _write_preview(self, step: int, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        from ..explore.grid import save_grid
-
         images = self.model.preview(self.config.grid_size, batch)
         for name, imgs in images.items():
-            save_grid(imgs, self.run_dir / "samples" / f"{name}-step{step:07d}.png")
+            path = self.run_dir / "samples" / f"{name}-step{step:07d}.png"
+            self.optional_writes("sample grids", save_grid, imgs, path)
             if self.writer is not None:
                 from torchvision.utils import make_grid
 
                 grid = imgs if imgs.dim() == 3 else make_grid(imgs, nrow=max(1, int(math.sqrt(imgs.shape[0]))))
-                self.writer.add_image(name, grid, step)
+                self.optional_writes("TensorBoard logs", self.writer.add_image, name, grid, step)
         for cb in self.callbacks:
             cb.on_preview(self, step, images)
         return images
@@ -293,6 +307,12 @@ class Trainer:
         model = self.model
         self.rank, self.world_size = dist.init(self.device)
         model.dist_rank, model.dist_world = self.rank, self.world_size
+        if self.is_main:  # one writer per run folder; released in fit()
+            self._lock = RunLock(self.run_dir).acquire()
+            removed = ckpt.remove_unfinished(self.run_dir)
+            if removed:
+                print(f"genlab: removed {removed} unfinished checkpoint folder(s) left by an interrupted run",
+                      file=sys.stderr)
         if c.sync_bn and self.world_size > 1 and self.device.type == "cuda":
             for name, child in list(model.named_children()):
                 setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(child))
@@ -346,12 +366,18 @@ class Trainer:
         if self.is_main:
             from ..serialization import write_json
 
-            write_json(self.run_dir / "config.json", self.run_config())
+            try:
+                write_json(self.run_dir / "config.json", self.run_config())
+            except OSError as exc:
+                raise GenlabError(f"cannot write {self.run_dir / 'config.json'} ({exc.strerror}); free space or "
+                                  f"choose another --out") from None
             if c.tensorboard:
                 try:
                     from torch.utils.tensorboard import SummaryWriter
 
                     self.writer = SummaryWriter(str(self.run_dir / "tb"))
+                except OSError as exc:
+                    self.optional_writes.report("TensorBoard logs", exc)
                 except ImportError:
                     print("genlab: tensorboard not installed; skipping TensorBoard logs", file=sys.stderr)
         return iterator, prepared
@@ -367,9 +393,16 @@ class Trainer:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut short by a kill
-            if row.get("step", 0) <= self.step:
+            step = row.get("step", 0) if isinstance(row, dict) else None
+            if isinstance(step, (int, float)) and step <= self.step:
                 keep.append(json.dumps(row))
-        path.write_text("".join(line + "\n" for line in keep))
+        from ..io import atomic_path
+
+        try:
+            with atomic_path(path) as tmp:  # a failed write must not cut the history short
+                tmp.write_text("".join(line + "\n" for line in keep))
+        except OSError as exc:
+            raise GenlabError(f"cannot rewrite {path} ({exc.strerror}); free space and resume again") from None
 
     def _autocast(self):
         if self.config.amp in ("bf16", "fp16"):
@@ -395,8 +428,13 @@ class Trainer:
             signal.signal(signal.SIGTERM, previous)
 
     def fit(self) -> TrainResult:
-        with self._stop_signals():
-            return self._fit()
+        try:
+            with self._stop_signals(), self.optional_writes.thread_errors():
+                return self._fit()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def _fit(self) -> TrainResult:
         c = self.config
@@ -471,20 +509,20 @@ class Trainer:
 
     def _finish(self, iterator: BatchIterator, preview_batch: dict[str, torch.Tensor], result: TrainResult) -> None:
         if self.is_main:
-            if not result.interrupted:
-                self._write_preview(self.step, preview_batch)
-            last = ckpt.list_checkpoints(self.run_dir)
+            last = ckpt.list_checkpoints(self.run_dir)  # the checkpoint first: a full disk must not cost it
             if not last or last[-1].name != f"step-{self.step:07d}":
                 result.checkpoint = self.save(iterator, final=True)
             else:
                 result.checkpoint = last[-1]
+            if not result.interrupted:
+                self._write_preview(self.step, preview_batch)
             if result.interrupted:
                 print(f"genlab: checkpoint saved to {result.checkpoint}; continue with the same command "
                       f"and --resume", file=sys.stderr)
         for cb in self.callbacks:
             cb.on_train_end(self)
         if self.writer is not None:
-            self.writer.close()
+            self.optional_writes("TensorBoard logs", self.writer.close)
         dist.barrier()
         self.model.eval()
 
@@ -500,12 +538,12 @@ class Trainer:
             return logs
         row = {"step": self.step, "time": time.time(), **logs}
         self.history.append(row)
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+        self.optional_writes("metrics.jsonl", append_row, self.run_dir / "metrics.jsonl", row)
         if self.writer is not None:
             for k, v in logs.items():
                 if isinstance(v, (int, float)):
-                    self.writer.add_scalar(k if k == "images_per_s" else f"train/{k}", v, self.step)
+                    self.optional_writes("TensorBoard logs", self.writer.add_scalar,
+                                         k if k == "images_per_s" else f"train/{k}", v, self.step)
         if bar is not None:
             bar.update(self.step - bar.n)
             shown = {k: f"{v:.3g}" for k, v in logs.items() if isinstance(v, float) and k != "images_per_s"}
