@@ -119,8 +119,36 @@ def prepare_run(family: str | None, *, config_file: str | None = None, **options
     check_kind(data, family, cls.data_kinds)
     if train_config.limit is not None:
         data = data.subset(train_config.limit)
-    model = cls(model_config, data.info)
+    model = build_checked(cls, model_config, data.info)
     return model, data, train_config
+
+
+def build_checked(cls: type, config: Any, data_info: dict[str, Any]) -> GenerativeModel:
+    """Build a model, after sizing it on the meta device (no memory used): sizes this
+    machine cannot hold are refused in one line instead of failing deep in an allocator."""
+    try:
+        with torch.device("meta"):
+            probe = cls(config, data_info)
+        size = sum(t.numel() * t.element_size() for t in list(probe.parameters()) + list(probe.buffers()))
+        count = sum(p.numel() for p in probe.parameters())
+        del probe
+    except Exception:  # noqa: BLE001 - a family that cannot be built on meta is simply built
+        size = count = None
+    from .memory import available_memory
+
+    free = available_memory()
+    if size is not None and free is not None and 2 * size > free:
+        raise ConfigError(f"{cls.family} with these sizes has {count:,} parameters ({size / 2**30:.1f} GiB of "
+                          f"weights), more than this machine's {free / 2**30:.1f} GiB of free memory can build; "
+                          f"lower the layer sizes")
+    try:
+        return cls(config, data_info)
+    except MemoryError:
+        raise ConfigError(f"out of memory building {cls.family} with these sizes; lower the layer sizes") from None
+    except RuntimeError as exc:
+        if "alloc" not in str(exc).lower():
+            raise
+        raise ConfigError(f"out of memory building {cls.family} with these sizes; lower the layer sizes") from None
 
 
 def train(family: str | None, data: str | None = None, *, out: str | Path | None = None, resume: bool = False,
@@ -153,22 +181,36 @@ def train(family: str | None, data: str | None = None, *, out: str | Path | None
 def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
     """A trained model, ready to sample, from a run folder or checkpoint folder."""
     from .training.checkpoint import load as load_checkpoint
+    from .training.trainer import pick_device
 
     families()
+    if isinstance(device, str):
+        device = pick_device(device)
     return load_checkpoint(path, device=device)
 
 
+def check_seed(seed: int | None) -> None:
+    if seed is not None and not 0 <= seed <= 2**63 - 1:
+        raise GenlabError(f"--seed {seed} is out of range; use 0 .. 2**63-1")
+
+
 def sample(model: GenerativeModel | str | Path, n: int = 64, *, seed: int | None = 0, labels: Any = None,
-           out: str | Path | None = None) -> dict[str, torch.Tensor]:
-    """Draw `n` samples (and write them to `out` if given: .png grid, .npz, or folder/)."""
-    if not isinstance(model, GenerativeModel):
-        model = load(model)
+           out: str | Path | None = None):
+    """Draw `n` samples: without `out`, returns them (a dict of tensors, all in memory);
+    with `out` (.png grid, .npz, folder/, .csv, .txt), draws and writes them in chunks,
+    memory flat in `n`, and returns a `genlab.io.Written` (path and array shapes)."""
+    from .io import check_suffix, write_samples
+
     if n < 1:
         raise GenlabError(f"--n must be at least 1 (got {n})")
-    samples = model.sample(n, seed=seed, labels=labels)
+    check_seed(seed)
     if out is not None:
-        save_samples(samples, out, model=model)
-    return samples
+        check_suffix(Path(out))
+    if not isinstance(model, GenerativeModel):
+        model = load(model)
+    if out is None:
+        return model.sample(n, seed=seed, labels=labels)
+    return write_samples(model, n, out, seed=seed, labels=labels)
 
 
 def save_samples(samples: dict[str, torch.Tensor], out: str | Path, model: GenerativeModel | None = None) -> Path:

@@ -41,10 +41,30 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def short_repr(value: Any, limit: int = 80) -> str:
+    """A repr for a one-line message, bounded however large `value` is."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxlevel = limit, limit, 6, 6, 3
+    text = r.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Bad:
+    """Raises the bad-value error, building its message only when it is raised."""
+
+    def __init__(self, value: Any, tp: Any, key: str):
+        self.value, self.tp, self.key = value, tp, key
+
+    def __call__(self) -> ConfigError:
+        return ConfigError(f"bad value {short_repr(self.value)} for {self.key!r}: expected {_type_name(self.tp)}")
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Convert `value` (possibly a CLI string) to the annotated type `tp`."""
     origin = get_origin(tp)
-    bad = ConfigError(f"bad value {value!r} for {key!r}: expected {_type_name(tp)}")
+    bad = _Bad(value, tp, key)
     if origin in (typing.Union, types.UnionType):
         args = get_args(tp)
         if type(None) in args and (value is None or (isinstance(value, str) and value.lower() in ("none", "null", ""))):
@@ -56,19 +76,19 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return _coerce(value, arg, key)
             except ConfigError:
                 continue
-        raise bad
+        raise bad()
     if origin is Literal:
         choices = get_args(tp)
         for c in choices:
             if value == c or (isinstance(value, str) and str(c) == value):
                 return c
-        raise bad
+        raise bad()
     if origin in (list, tuple):
         (inner, *_) = [a for a in get_args(tp) if a is not Ellipsis] or [Any]
         if isinstance(value, str):
             value = [v for v in value.replace(" ", "").split(",") if v]
         if not isinstance(value, (list, tuple)):
-            raise bad
+            raise bad()
         items = [_coerce(v, inner, key) for v in value]
         return tuple(items) if origin is tuple else items
     if tp is Any:
@@ -82,36 +102,40 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return False
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        raise bad
+        raise bad()
     if tp is int:
         if isinstance(value, bool):
-            raise bad
+            raise bad()
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str):
             try:
+                return int(value.strip())  # exact, however large (range checks follow)
+            except ValueError:
+                pass
+            try:
                 f = float(value)
             except ValueError:
-                raise bad from None
+                raise bad() from None
             if f.is_integer():
                 return int(f)
-        raise bad
+        raise bad()
     if tp is float:
         if isinstance(value, bool):
-            raise bad
+            raise bad()
         try:
             f = float(value)
         except (TypeError, ValueError):
-            raise bad from None
+            raise bad() from None
         if math.isnan(f):
-            raise bad
+            raise bad()
         return f
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
-        raise bad
+        raise bad()
     return value
 
 
@@ -120,14 +144,15 @@ def _check_range(value: Any, f: dataclasses.Field, key: str) -> None:
     if value is None:
         return
     if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"bad value {value!r} for {key!r}: valid values are {', '.join(map(str, meta['choices']))}")
+        raise ConfigError(f"bad value {short_repr(value)} for {key!r}: valid values are "
+                          f"{', '.join(map(str, meta['choices']))}")
     lo, hi = meta.get("min"), meta.get("max")
     vals = value if isinstance(value, (list, tuple)) else [value]
     for v in vals:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             if (lo is not None and v < lo) or (hi is not None and v > hi) or (isinstance(v, float) and math.isinf(v)):
                 rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
-                raise ConfigError(f"bad value {v!r} for {key!r}: must be in {rng}")
+                raise ConfigError(f"bad value {short_repr(v)} for {key!r}: must be in {rng}")
 
 
 def field_names(cls: type) -> list[str]:
@@ -161,17 +186,46 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(obj)))
 
 
+#: a configuration file is a page of key: value lines; anything larger is refused unread
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _yaml_loader():
+    """PyYAML's safe loader without aliases: ``*name`` references let a few hundred
+    bytes expand into billions of values (a "billion laughs" bomb), and a config has
+    no need for them."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # type: ignore[override]
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                mark = event.start_mark
+                raise yaml.YAMLError(f"line {mark.line + 1}: aliases (*{event.anchor}) are not allowed; "
+                                     f"write the values out")
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
 def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON configuration file into a dict."""
+    """Read a YAML or JSON configuration file into a dict (UTF-8, at most 1 MiB, no YAML aliases)."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found; pass an existing .yaml or .json file")
-    text = path.read_text()
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {str(path)!r} is {path.stat().st_size / 2**20:.1f} MiB; a config is a few "
+                          f"key: value lines (at most 1 MiB)")
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8") \
+            from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_yaml_loader())  # noqa: S506
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"config file {str(path)!r} is not valid {path.suffix[1:] or 'YAML'}: {first}") from None
     if data is None:

@@ -27,23 +27,34 @@ DEFAULT_METRICS = ("fid", "kid", "pr")
 
 
 def read_samples(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """uint8 images N x C x H x W (and labels) from an .npz or a folder of images."""
+    """uint8 images N x C x H x W (and labels) from an .npz or a folder of images.
+
+    An .npz is validated before anything is scored: ``images`` must be numeric and
+    finite, N x H x W or N x H x W x C / N x C x H x W with 1, 3 or 4 channels
+    (alpha is dropped), uint8 or integers in 0..255, or floats in [0, 1];
+    ``labels``, if present, one integer per image."""
+    import zipfile
+
+    from .pixels import check_labels, check_pixels
+
     if path.suffix == ".npz":
+        if not path.is_file():
+            raise DataError(f"{path} is not a file; pass an .npz written by numpy.savez")
         try:
-            data = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read {path}: {exc}; pass an .npz written by numpy.savez") from None
-        if "images" not in data:
-            raise DataError(f"{path} has no 'images' array (it has {', '.join(data.files)}); save samples as images=...")
-        arr = data["images"]
-        if arr.ndim == 3:
-            arr = arr[:, None]
-        elif arr.ndim == 4 and arr.shape[-1] in (1, 3):
-            arr = arr.transpose(0, 3, 1, 2)
-        if arr.dtype != np.uint8:
-            arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
-        labels = torch.from_numpy(data["labels"].astype(np.int64)) if "labels" in data else None
-        return torch.from_numpy(np.ascontiguousarray(arr)), labels
+            with np.load(path, allow_pickle=False) as data:
+                files = list(data.files)
+                if "images" not in files:
+                    raise DataError(f"{path} has no 'images' array (it has {', '.join(files) or 'nothing'}); "
+                                    f"save samples as images=...")
+                arr = data["images"]
+                raw_labels = data["labels"] if "labels" in files else None
+        except DataError:
+            raise
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(f"cannot read {path} ({reason[:120]}); pass an .npz of numeric arrays written by "
+                            f"numpy.savez (no pickled objects)") from None
+        return check_pixels(arr, path), check_labels(raw_labels, len(arr), path)
     if path.is_dir():
         from .data.images import load_folder
 

@@ -38,9 +38,14 @@ def run(args) -> int:
         print("train:       " + ", ".join(f"{k}={v}" for k, v in train.items() if v is not None))
     metrics = run_dir / "metrics.jsonl"
     if metrics.is_file():
-        lines = metrics.read_text().strip().splitlines()
-        if lines:
-            last = json.loads(lines[-1])
-            print("last log:    " + ", ".join(f"{k} {v:.4g}" for k, v in last.items()
+        rows = []
+        for line in metrics.read_text(errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut short by a kill or a full disk
+        rows = [r for r in rows if isinstance(r, dict) and "event" not in r]
+        if rows:
+            print("last log:    " + ", ".join(f"{k} {v:.4g}" for k, v in rows[-1].items()
                                               if isinstance(v, float) and k != "time"))
     return 0

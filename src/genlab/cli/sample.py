@@ -1,4 +1,6 @@
-"""`genlab sample RUN --n N --out grid.png|folder/|file.npz [--seed S] [--class K]`."""
+"""`genlab sample RUN --n N --out grid.png|folder/|file.npz [--seed S] [--class K]`.
+
+Samples are drawn and written in chunks (memory flat in N for .npz and folders)."""
 
 from __future__ import annotations
 
@@ -16,13 +18,14 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..api import load, sample
+    from ..api import check_seed, load, sample
 
+    check_seed(args.seed)
     model = load(args.run, device=args.device)
     if args.out is None:
         kind = model.data_info.get("kind", "image")
         args.out = {"sequence": "samples.csv", "tokens": "words.txt"}.get(kind, "samples.png")
-    samples = sample(model, args.n, seed=args.seed, labels=args.label, out=args.out)
-    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in samples.items())
-    print(f"wrote {args.out} ({shapes})")
+    written = sample(model, args.n, seed=args.seed, labels=args.label, out=args.out)
+    shapes = ", ".join(f"{k} {shape}" for k, shape in written.shapes.items())
+    print(f"wrote {written.path} ({shapes})")
     return 0

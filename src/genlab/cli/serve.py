@@ -11,6 +11,9 @@ def add_parser(sub) -> None:
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; the page has no login)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this host name (repeatable; the page answers only localhost "
+                        "names and the --host address, against DNS rebinding)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(handler=run)
 
@@ -18,5 +21,6 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..serve import serve
 
-    serve(args.run, host=args.host, port=args.port, device=args.device)
+    serve(args.run, host=args.host, port=args.port, device=args.device,
+          allow_hosts=getattr(args, "allow_host", None) or ())
     return 0

@@ -52,14 +52,15 @@ def read_image(path: Path):
     import torch
     from PIL import Image, UnidentifiedImageError
 
+    from ..data.images import GREY_MODES, open_image, to_8bit
     from ..errors import GenlabError
 
     try:
-        with Image.open(path) as im:
+        with open_image(path, str(path)) as im:
             im.load()
-            grey = im.mode in ("L", "1", "I", "I;16", "F") or (im.mode == "P" and _palette_is_grey(im))
-            im = im.convert("L" if grey else "RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            grey = im.mode in GREY_MODES or (im.mode == "P" and _palette_is_grey(im))
+            im = to_8bit(im).convert("L" if grey else "RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise GenlabError(f"cannot read {str(path)!r} as an image; pass PNG/JPEG/... image files") from None
     a = np.asarray(im, dtype=np.uint8)
     a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
@@ -90,9 +91,9 @@ def translate_files(model, files: list[Path], out: Path, direction: str = "AtoB"
 
     from ..io import check_writable, to_uint8
 
-    check_writable(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out, folder=True)
     images = [read_image(f) for f in files]  # read all first: a bad file fails before anything is written
+    out.mkdir(parents=True, exist_ok=True)
     written = []
     for img, name in zip(images, unique_names(files)):
         y = model.translate(img, direction)

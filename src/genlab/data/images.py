@@ -27,6 +27,63 @@ from .base import TensorData
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+#: Pillow modes of one-channel images (8-bit, 16-bit, 32-bit integer and float grey)
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+#: the largest side picked automatically for a folder (the most --image-size accepts)
+MAX_AUTO_SIZE = 1024
+
+
+class ImageTooLarge(DataError):
+    """An image whose header claims more pixels than may be decoded."""
+
+
+def max_pixels() -> int:
+    """Pixels one image may have: Pillow's decompression-bomb limit (about 89 MP)."""
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+
+def open_image(source: Any, name: str):
+    """Open an image reading its header only; an image over `max_pixels` is refused
+    with `ImageTooLarge` (one line) before anything is decoded."""
+    import re
+    import warnings
+
+    from PIL import Image
+
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(source)
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        claimed = f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
+        raise ImageTooLarge(f"{name} claims {claimed}, over the {limit / 1e6:.0f} MP limit for one image "
+                            f"(a decompression bomb?); shrink it") from None
+    w, h = im.size
+    if w * h > limit:
+        im.close()
+        raise ImageTooLarge(f"{name} is {w}x{h} pixels ({w * h / 1e6:.0f} MP), over the {limit / 1e6:.0f} MP "
+                            f"limit for one image; shrink it")
+    return im
+
+
+def to_8bit(im):
+    """A 16-bit, 32-bit or float grey image as 8-bit "L", scaled (Pillow's own
+    conversion clips 16-bit values at 255); other images unchanged."""
+    from PIL import Image
+
+    if im.mode not in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        return im
+    a = np.asarray(im)
+    if im.mode == "F":
+        a = np.nan_to_num(a.astype(np.float64), nan=0.0)
+        a = a * 255 if a.max(initial=0) <= 1.0 else a
+    elif im.mode.startswith("I;16") or a.max(initial=0) > 255:
+        a = a.astype(np.float64).clip(0, 65535) / 257
+    return Image.fromarray(a.clip(0, 255).round().astype(np.uint8), "L")
 
 
 class ImageData(TensorData):
@@ -244,10 +301,10 @@ def _decode_image(path: Path, grey: bool, size: int) -> np.ndarray | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with open_image(path, path.name) as im:
             im.load()
-            p = im.convert("L" if grey else "RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            p = to_8bit(im).convert("L" if grey else "RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImageTooLarge, Image.DecompressionBombError):
         return None
     w, h = p.size
     if (w, h) != (size, size):
@@ -294,15 +351,18 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
                 name: str | None = None, workers: int | None = None) -> ImageData:
     """Every image under PATH; class subfolders (PATH/<class>/*.png) become labels.
 
-    Files that are not readable images are skipped with a count on stderr, or
-    refused with `strict=True`. Images of mixed sizes are centre-cropped to a
-    square and resized to `image_size`, or to the most common size among them.
+    Files that are not readable images, and images over Pillow's pixel limit
+    (checked from the header, before decoding), are skipped with a count on
+    stderr, or refused with `strict=True`. Images of mixed sizes are
+    centre-cropped to a square and resized to `image_size`, or to the most
+    common size among them if that is at most 1024; 16-bit grey stays grey.
+    A folder that would not fit in memory is refused before decoding.
     A first pass reads only the headers (sizes, colour modes); the decoding pass
     runs in `workers` worker processes (default: up to 8, one per core) when the
     folder holds 512 files or more. The images are then held in memory as uint8,
     so training draws batches by indexing, with no loader between steps.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -317,18 +377,29 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
         raise DataError(f"folder {str(root)!r} holds no files; put images (.png, .jpg, ...) in it")
     headers: list[tuple[Path, tuple[int, int], str]] = []
     bad: list[Path] = []
+    too_large: list[str] = []
     for f in files:
         try:
-            with Image.open(f) as im:  # reads the header only
+            with open_image(f, f.name) as im:  # reads the header only
                 headers.append((f, im.size, im.mode))
+        except ImageTooLarge as exc:
+            bad.append(f)
+            too_large.append(str(exc))
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             bad.append(f)
-    grey = bool(headers) and all(mode == "L" for _, _, mode in headers)
+    if too_large and (strict or not headers):
+        raise DataError(f"{too_large[0]}" + (f" ({len(too_large)} such files in {str(root)!r})"
+                                             if len(too_large) > 1 else ""))
+    grey = bool(headers) and all(mode in GREY_MODES for _, _, mode in headers)
     sizes = Counter(size for _, size, _ in headers)
     chosen_size = image_size is None
     if headers and image_size is None:
         (w, h), _ = sizes.most_common(1)[0]
         image_size = min(w, h)
+        if image_size > MAX_AUTO_SIZE:
+            raise DataError(f"images in {str(root)!r} are mostly {w}x{h}, larger than the {MAX_AUTO_SIZE} px genlab "
+                            f"picks on its own; pass --image-size N (4..{MAX_AUTO_SIZE}) to resize them")
+    _check_fits(len(headers), 1 if grey else 3, image_size or 1, root)
     array, unreadable = _decode_all([f for f, _, _ in headers], grey, image_size or 1,
                                     default_workers() if workers is None else workers)
     bad += [headers[i][0] for i in unreadable]  # a valid header but a truncated or corrupt body
@@ -343,7 +414,8 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
     if bad:
         import sys
 
-        print(f"genlab: skipped {len(bad)} unreadable file(s) in {root} (first: {bad[0].name})", file=sys.stderr)
+        print(f"genlab: skipped {len(bad)} unreadable file(s) in {root} (first: {bad[0].name})"
+              + (f"; {len(too_large)} over the pixel limit" if too_large else ""), file=sys.stderr)
     if not len(array):
         raise DataError(f"folder {str(root)!r} holds no readable images; put .png or .jpg files in it")
     if len(sizes) > 1 and chosen_size:
@@ -357,6 +429,18 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
         lab = torch.tensor(labels, dtype=torch.int64)
     return make_image_data(name or f"folder:{path}", images, lab, classes if lab is not None else None,
                            None, split)
+
+
+def _check_fits(n: int, channels: int, size: int, root: Path) -> None:
+    """Refuse, before decoding, a folder whose images would not fit in memory at `size`."""
+    from ..memory import available_memory
+
+    need = n * channels * size * size
+    free = available_memory()
+    if free is not None and need > free // 2:
+        raise DataError(f"{n} images of {channels}x{size}x{size} in {str(root)!r} need {need / 2**30:.1f} GiB, more "
+                        f"than half of this machine's {free / 2**30:.1f} GiB free; pass a smaller --image-size or "
+                        f"use fewer images")
 
 
 @DATASETS.register("folder")

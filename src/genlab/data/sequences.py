@@ -257,6 +257,12 @@ def csv_series(path: str = "", root: str | None = None, split: str = "train", im
     if reverse:
         values = values[::-1].copy()
     lo, hi = values.min(0), values.max(0)
+    with np.errstate(over="ignore"):
+        overflow = ~np.isfinite(hi - lo)
+    if overflow.any():
+        j = int(np.argmax(overflow))
+        raise DataError(f"column {columns[j]!r} of {path} spans {lo[j]:.3g} .. {hi[j]:.3g}, too wide to scale in "
+                        f"floating point; rescale the column (e.g. divide it by a large power of 10)")
     info_scaler = {"min": lo.tolist(), "max": hi.tolist(), "columns": columns}
     span = np.where(hi > lo, hi - lo, 1.0)
     scaled = (values - lo) / span

@@ -255,6 +255,11 @@ def read_config(directory: Path) -> dict[str, Any]:
                               f"the checkpoint is corrupt, use an earlier one") from None
     if not isinstance(meta, dict) or "family" not in meta or "config" not in meta:
         raise CheckpointError(f"{path} is not a genlab config (no family/config keys)")
+    for key, kind in (("family", str), ("config", dict), ("data", dict)):
+        if not isinstance(meta.get(key), kind):
+            what = "missing" if key not in meta else f"not a {kind.__name__}"
+            raise CheckpointError(f"{path} is malformed: {key!r} is {what}; the checkpoint is corrupt, "
+                                  f"use an earlier one")
     return meta
 
 
@@ -281,7 +286,12 @@ def load_model_dir(directory: Path, device: str | torch.device = "cpu",
     from safetensors.torch import load_file
 
     meta = read_config(directory)
-    model = build_model(meta)
+    try:
+        model = build_model(meta)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise CheckpointError(f"{directory / CONFIG} does not describe a {meta['family']} model "
+                              f"({type(exc).__name__}: {str(exc)[:120]}); the checkpoint is corrupt, "
+                              f"use an earlier one") from None
     if expected is not None and expected is not GenerativeModel and not isinstance(model, expected):
         raise CheckpointError(f"{directory} holds a {meta['family']} model, not {expected.__name__}")
     weights = directory / WEIGHTS

@@ -34,15 +34,16 @@ def _need_server_deps():
     require("serve", "genlab serve")
 
 
-def create_app(session: ModelSession):
+def create_app(session: ModelSession, hosts: list[str] | None = None):
     _need_server_deps()
     from .app import create_app as _create
 
-    return _create(session)
+    return _create(session, hosts)
 
 
-def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu") -> None:
+def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
+          allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
     _need_server_deps()
     from .app import serve as _serve
 
-    _serve(run, host=host, port=port, device=device)
+    _serve(run, host=host, port=port, device=device, allow_hosts=allow_hosts)

@@ -7,45 +7,91 @@ Endpoints (all JSON, images as PNG data URLs):
 - ``POST /api/interpolate``  ``{seed_a, seed_b, steps, label}`` -> ``{image}``;
 - ``POST /api/translate``    multipart ``file`` and ``direction`` -> ``{input, image}``.
 
-A `GenlabError` becomes HTTP 400 with ``{"error": message}``.
+A `GenlabError` becomes HTTP 400 with ``{"error": message}``; a body that
+does not validate (a NaN or infinite number, a wrong type) 422 with the same
+shape. Requests whose ``Host`` header is not this machine's (``localhost``,
+``127.0.0.1``, ``[::1]``, the bound address) or a name given with
+``--allow-host`` are refused with 400, so a web page elsewhere cannot reach the
+server through DNS rebinding. An upload whose declared size is over the limit
+is refused with 413 before its body is read.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..errors import GenlabError
 from .session import MAX_UPLOAD_BYTES, ModelSession
 
 STATIC = Path(__file__).parent / "static"
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+#: multipart overhead allowed on top of the image itself
+UPLOAD_SLACK = 64 * 1024
+
+#: a JSON number the model can use: finite (NaN and Infinity are refused with 422)
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class GenerateRequest(BaseModel):
     seed: int = Field(0, ge=0, le=2**63 - 1)
     n: int = Field(16, ge=1, le=64)
-    label: Optional[int] = None
-    values: Optional[dict[str, float]] = None
+    label: Optional[int] = Field(None, ge=-(2**31), le=2**31 - 1)
+    values: Optional[dict[str, Finite]] = None
 
 
 class InterpolateRequest(BaseModel):
     seed_a: int = Field(0, ge=0, le=2**63 - 1)
     seed_b: int = Field(1, ge=0, le=2**63 - 1)
     steps: int = Field(8, ge=2, le=16)
-    label: Optional[int] = None
+    label: Optional[int] = Field(None, ge=-(2**31), le=2**31 - 1)
 
 
-def create_app(session: ModelSession) -> FastAPI:
+def allowed_hosts(host: str = "127.0.0.1", extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Host header values the server answers: this machine's names, the bound address
+    (unless it is a wildcard) and `extra` (``*`` allows any)."""
+    names = list(LOCAL_HOSTS)
+    if host not in ("0.0.0.0", "::", ""):
+        names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
+    for name in extra:
+        name = name.strip().lower()
+        if not name or "*" in name[1:] or (name.startswith("*") and name != "*" and not name.startswith("*.")):
+            raise GenlabError(f"bad --allow-host {name!r}; give a host name, *.domain or *")
+        names.append(f"[{name}]" if ":" in name and not name.startswith("[") else name)
+    return sorted(set(names))
+
+
+def create_app(session: ModelSession, hosts: list[str] | None = None) -> FastAPI:
     app = FastAPI(title=f"genlab: {session.model.family}", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or allowed_hosts(), www_redirect=False)
 
     @app.exception_handler(GenlabError)
     async def genlab_error(request: Request, exc: GenlabError):
         return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return JSONResponse({"error": f"bad request: {where or 'body'}: {first.get('msg', 'invalid')}"},
+                            status_code=422)
+
+    @app.middleware("http")
+    async def upload_limit(request: Request, call_next):
+        declared = request.headers.get("content-length", "")
+        if request.url.path == "/api/translate" and declared.isdigit() and \
+                int(declared) > MAX_UPLOAD_BYTES + UPLOAD_SLACK:
+            return JSONResponse({"error": f"the upload is {int(declared) / 2**20:.1f} MiB; upload an image under "
+                                          f"{MAX_UPLOAD_BYTES // 2**20} MiB"}, status_code=413,
+                                headers={"Connection": "close"})
+        return await call_next(request)
 
     def static(name: str, media_type: str):
         return FileResponse(STATIC / name, media_type=media_type, headers={"Cache-Control": "no-store"})
@@ -82,8 +128,9 @@ def create_app(session: ModelSession) -> FastAPI:
     return app
 
 
-def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu") -> None:
-    """Load `run` and answer on http://host:port until Ctrl-C."""
+def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
+          allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
+    """Load `run` and answer on http://host:port until Ctrl-C (Host headers: see `allowed_hosts`)."""
     import uvicorn
 
     from ..api import load
@@ -91,11 +138,13 @@ def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cp
     if not 0 < port < 65536:
         raise GenlabError(f"--port {port} is not a valid port; use 1..65535 (default 7860)")
     check_port(host, port)
+    hosts = allowed_hosts(host, allow_hosts)
     model = load(run, device=device)
-    app = create_app(ModelSession(model, source=str(run)))
+    app = create_app(ModelSession(model, source=Path(run).resolve().name), hosts)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"genlab: warning: listening on {host}; the page has no authentication, anyone who can reach "
-              f"this port can use it", file=sys.stderr)
+              f"this port can use it; it answers the host names {', '.join(hosts)} (add more with --allow-host)",
+              file=sys.stderr)
     shown = f"[{host}]" if ":" in host else host
     print(f"genlab: serving {model.family} from {run} at http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)

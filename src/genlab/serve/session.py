@@ -232,14 +232,17 @@ class ModelSession:
         if direction not in dirs:
             raise GenlabError(f"unknown direction {direction!r}; valid directions: {', '.join(dirs)}")
         if len(data) > MAX_UPLOAD_BYTES:
-            raise GenlabError(f"the image is {len(data) // 2**20} MiB; upload one under 10 MiB")
+            raise GenlabError(f"the upload is over {MAX_UPLOAD_BYTES // 2**20} MiB; upload an image under "
+                              f"{MAX_UPLOAD_BYTES // 2**20} MiB")
+        from ..data.images import open_image, to_8bit
+
         try:
-            img = Image.open(io.BytesIO(data))
+            img = open_image(io.BytesIO(data), "the uploaded image")
             img.load()
-        except (UnidentifiedImageError, OSError):
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             raise GenlabError("the upload is not an image PIL can read; upload a PNG or JPEG") from None
         c, h, w = self.model.image_shape
-        img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BICUBIC)
+        img = to_8bit(img).convert("L" if c == 1 else "RGB").resize((w, h), Image.BICUBIC)
         x = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).float().div(255)
         x = x.reshape(h, w, c).permute(2, 0, 1).unsqueeze(0).to(self.model.device)
         with self.lock, torch.no_grad():

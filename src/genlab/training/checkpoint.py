@@ -10,15 +10,21 @@
 - ``manifest.json``     SHA-256 of every file above, checked on load.
 
 A checkpoint is written to a hidden temporary folder and renamed into place,
-so a crash or a full disk mid-write leaves the previous checkpoints intact.
-Only the newest `keep` are kept. A folder with any file not listed above
-(a pickle, say) is refused without being read.
+so a crash or a full disk mid-write leaves the previous checkpoints intact;
+the next training in the run removes such unfinished folders (it holds the
+run's lock, so no other writer can be using them). Only the newest `keep`
+are kept. A folder with any file not listed above (a pickle, say) is refused
+without being read. A trainer's checkpoint (``step-*``) without a manifest,
+with a malformed one, with one naming anything but its own files, or with
+non-finite weights counts as corrupt: loading falls back to an older one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -27,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, GenlabError
 from ..models.base import CONFIG, WEIGHTS, GenerativeModel, load_model_dir
 from ..models.card import CARD, GRID
 from ..serialization import load_state, save_state, sha256, write_json
@@ -36,6 +42,8 @@ MANIFEST = "manifest.json"
 #: a model card and its sample grid (save_pretrained folders, RUN/best/) are never read on load
 ALLOWED = {CONFIG, WEIGHTS, MANIFEST, "optim.json", "optim.safetensors", "trainer.json", "trainer.safetensors",
            CARD, GRID}
+TMP_PREFIX = ".tmp-step-"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def rng_state() -> dict[str, Any]:
@@ -73,7 +81,7 @@ def save_checkpoint(run_dir: Path, model: GenerativeModel, step: int, trainer_st
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:07d}"
-    tmp = root / f".tmp-step-{step:07d}-{os.getpid()}"
+    tmp = root / f"{TMP_PREFIX}{step:07d}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
@@ -97,6 +105,18 @@ def save_checkpoint(run_dir: Path, model: GenerativeModel, step: int, trainer_st
     return final
 
 
+def remove_unfinished(run_dir: Path) -> int:
+    """Remove the temporary folders of checkpoint writes that never finished (a kill -9
+    mid-write). Call only while holding the run's lock. Returns how many were removed."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return 0
+    found = [p for p in root.iterdir() if p.name.startswith(TMP_PREFIX) and p.is_dir()]
+    for p in found:
+        shutil.rmtree(p, ignore_errors=True)
+    return len(found)
+
+
 def list_checkpoints(run_dir: Path) -> list[Path]:
     root = Path(run_dir) / "checkpoints"
     if not root.is_dir():
@@ -104,28 +124,70 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-"))
 
 
-def verify(path: Path) -> None:
-    """Raise `CheckpointError` unless every file is expected and matches the manifest."""
-    import json
+def _read_manifest(path: Path) -> dict[str, str]:
+    """The manifest as {file name: SHA-256}; anything else is a corrupt checkpoint."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except (ValueError, OSError):
+        raise CheckpointError(f"{path / MANIFEST} is corrupt; use an earlier checkpoint") from None
+    if not isinstance(manifest, dict) or not all(isinstance(v, str) and _SHA256.fullmatch(v)
+                                                 for v in manifest.values()):
+        raise CheckpointError(f"{path / MANIFEST} is malformed (not a map of file names to SHA-256 digests); "
+                              f"use an earlier checkpoint")
+    outside = sorted(k for k in manifest if k not in ALLOWED - {MANIFEST})
+    if outside:  # never follow a name out of the folder (../x, /etc/passwd) or to a file genlab does not write
+        raise CheckpointError(f"{path / MANIFEST} names {outside[0]!r}, which is not a checkpoint file; "
+                              f"the checkpoint was altered, use an earlier one")
+    return manifest
 
+
+def check_finite_weights(path: Path) -> None:
+    """Raise `CheckpointError` when the weights cannot be read or hold NaN or infinity."""
+    from safetensors import SafetensorError, safe_open
+
+    weights = Path(path) / WEIGHTS
+    if not weights.is_file():
+        return  # reported as missing by the loader
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            for key in f.keys():
+                t = f.get_tensor(key)
+                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                    raise CheckpointError(f"{weights} holds non-finite weights (NaN or infinity in {key!r}); "
+                                          f"use an earlier checkpoint")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights} cannot be read ({exc}); the checkpoint is corrupt, use an earlier one") \
+            from None
+
+
+def verify(path: Path) -> None:
+    """Raise `CheckpointError` unless every file is expected, the manifest lists exactly
+    the folder's files with matching digests, and the weights are finite. A folder
+    written by the trainer (``step-*``) must have a manifest; a plain
+    `save_pretrained` folder is checked against one when it has it."""
     path = Path(path)
     names = {p.name for p in path.iterdir()}
     unexpected = sorted(names - ALLOWED)
     if unexpected:
         raise CheckpointError(f"{path} holds unexpected file {unexpected[0]!r}; genlab loads only safetensors "
                               f"and JSON, remove it if you trust it, otherwise discard the checkpoint")
-    if MANIFEST not in names:
-        return  # a plain save_pretrained() folder: no manifest to check
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CheckpointError(f"{path / MANIFEST} is corrupt; use an earlier checkpoint") from None
-    for name, digest in manifest.items():
-        p = path / name
-        if not p.is_file():
-            raise CheckpointError(f"{path} is incomplete: {name} is missing; use an earlier checkpoint")
-        if sha256(p) != digest:
-            raise CheckpointError(f"{p} does not match its checksum (truncated or altered); use an earlier checkpoint")
+    if MANIFEST in names:
+        manifest = _read_manifest(path)
+        unlisted = sorted(names - set(manifest) - {MANIFEST})
+        if unlisted:
+            raise CheckpointError(f"{path} holds {unlisted[0]!r}, which its manifest does not list; "
+                                  f"the checkpoint was altered, use an earlier one")
+        for name, digest in manifest.items():
+            p = path / name
+            if not p.is_file():
+                raise CheckpointError(f"{path} is incomplete: {name} is missing; use an earlier checkpoint")
+            if sha256(p) != digest:
+                raise CheckpointError(f"{p} does not match its checksum (truncated or altered); "
+                                      f"use an earlier checkpoint")
+    elif path.name.startswith("step-"):
+        raise CheckpointError(f"{path} has no {MANIFEST}; the checkpoint is incomplete or altered, "
+                              f"use an earlier one")
+    check_finite_weights(path)
 
 
 def latest_valid(run_dir: Path, warn: bool = True) -> Path | None:
@@ -157,8 +219,23 @@ def resolve(path: str | Path) -> Path:
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
-    """Load a model ready to sample from a run or checkpoint folder."""
-    return load_model_dir(resolve(path), device=device)
+    """Load a model ready to sample from a run or checkpoint folder. In a run folder, a
+    checkpoint that verifies but still cannot be built (an altered config) is skipped
+    for the one before it, with a message."""
+    chosen = resolve(path)
+    if (Path(path) / WEIGHTS).is_file():
+        return load_model_dir(chosen, device=device)
+    candidates = [p for p in reversed(list_checkpoints(path)) if p.name <= chosen.name]
+    for i, candidate in enumerate(candidates):
+        try:
+            if i:
+                verify(candidate)
+            return load_model_dir(candidate, device=device)
+        except GenlabError as exc:
+            if i == len(candidates) - 1:
+                raise
+            print(f"genlab: skipping checkpoint: {exc}", file=sys.stderr)
+    raise CheckpointError(f"{path} has no valid checkpoint; train it further or use another run")
 
 
 def _match_layouts(optimizer: torch.optim.Optimizer) -> None:

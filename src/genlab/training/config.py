@@ -34,7 +34,7 @@ class TrainConfig:
     epochs: Optional[float] = option(None, help="number of passes over the data", min=0)
     minutes: Optional[float] = option(None, help="wall-clock budget; stops and saves when it runs out", min=0)
     batch_size: int = option(64, help="items per step (per process when distributed)", min=1)
-    seed: int = option(0, help="random seed of the run", min=0)
+    seed: int = option(0, help="random seed of the run", min=0, max=2**63 - 1)
     log_every: int = option(50, help="steps between log lines, progress updates and metrics.jsonl rows", min=1)
     sample_every: int = option(500, help="steps between sample grids (0 = only at the end)", min=0)
     checkpoint_every: int = option(1000, help="steps between checkpoints (0 = only at the end)", min=0)

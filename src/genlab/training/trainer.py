@@ -37,6 +37,8 @@ from . import distributed as dist
 from .callbacks import Callback
 from .allocator import keep_freed_memory
 from .config import RESUMABLE_KEYS, TrainConfig, train_command
+from .optional_writes import OptionalWrites, append_row, save_grid
+from .runlock import RunLock
 from .trackers import Trackers
 
 DEFAULT_STEPS = 2000
@@ -49,9 +51,20 @@ class TrainingDiverged(GenlabError):
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise GenlabError(f"unknown device {name!r}; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise GenlabError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
-    return torch.device(name)
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise GenlabError(f"device {name!r} asked for but this machine has {torch.cuda.device_count()} CUDA "
+                          f"device(s); use cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GenlabError(f"device {name!r} asked for but MPS (Apple GPUs) is not available here; use --device cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise GenlabError(f"unsupported device {name!r}; use cpu, cuda, cuda:N or mps")
+    return device
 
 
 @dataclass
@@ -104,6 +117,9 @@ class Trainer:
         self.rollbacks = 0
         self.grad_monitor = GradientMonitor()
         self._initial_state: dict[str, Any] | None = None
+        self._lock: RunLock | None = None
+        #: log rows, grids and TensorBoard: a failed write (a full disk) is reported once, training goes on
+        self.optional_writes = OptionalWrites()
         #: set by a callback (e.g. early stopping) to end training at the next logging step
         self.should_stop = False
 
@@ -153,22 +169,20 @@ class Trainer:
         step = self.step if step is None else step
         row = {"step": step, "time": time.time(), "event": kind, **info}
         self.history.append(row)
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
         details = ", ".join(f"{k} {v}" for k, v in info.items())
         print(f"genlab: {kind} at step {step}: {details}", file=sys.stderr)
+        self.optional_writes("metrics.jsonl", append_row, self.run_dir / "metrics.jsonl", row)
 
     def _write_preview(self, step: int, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        from ..explore.grid import save_grid
-
         images = self.model.preview(self.config.grid_size, batch)
         for name, imgs in images.items():
-            save_grid(imgs, self.run_dir / "samples" / f"{name}-step{step:07d}.png")
+            path = self.run_dir / "samples" / f"{name}-step{step:07d}.png"
+            self.optional_writes("sample grids", save_grid, imgs, path)
             if self.trackers is not None:
                 from torchvision.utils import make_grid
 
                 grid = imgs if imgs.dim() == 3 else make_grid(imgs, nrow=max(1, int(math.sqrt(imgs.shape[0]))))
-                self.trackers.image(name, grid, step)
+                self.optional_writes("tracker logs", self.trackers.image, name, grid, step)
         for cb in self.callbacks:
             cb.on_preview(self, step, images)
         return images
@@ -296,6 +310,12 @@ class Trainer:
         model = self.model
         self.rank, self.world_size = dist.init(self.device)
         model.dist_rank, model.dist_world = self.rank, self.world_size
+        if self.is_main:  # one writer per run folder; released in fit()
+            self._lock = RunLock(self.run_dir).acquire()
+            removed = ckpt.remove_unfinished(self.run_dir)
+            if removed:
+                print(f"genlab: removed {removed} unfinished checkpoint folder(s) left by an interrupted run",
+                      file=sys.stderr)
         if c.sync_bn and self.world_size > 1 and self.device.type == "cuda":
             for name, child in list(model.named_children()):
                 setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(child))
@@ -349,9 +369,18 @@ class Trainer:
         if self.is_main:
             from ..serialization import write_json
 
-            write_json(self.run_dir / "config.json", self.run_config())
+            try:
+                write_json(self.run_dir / "config.json", self.run_config())
+            except OSError as exc:
+                raise GenlabError(f"cannot write {self.run_dir / 'config.json'} ({exc.strerror}); free space or "
+                                  f"choose another --out") from None
             names = [n for n in c.logger if c.tensorboard or n != "tensorboard"]
-            self.trackers = Trackers(names, self.run_dir, self.run_config(), resume=self.resume) if names else None
+            self.trackers = None
+            if names:
+                try:
+                    self.trackers = Trackers(names, self.run_dir, self.run_config(), resume=self.resume)
+                except OSError as exc:
+                    self.optional_writes.report("tracker logs", exc)
         return iterator, stored
 
     def _trim_history(self) -> None:
@@ -365,9 +394,16 @@ class Trainer:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut short by a kill
-            if row.get("step", 0) <= self.step:
+            step = row.get("step", 0) if isinstance(row, dict) else None
+            if isinstance(step, (int, float)) and step <= self.step:
                 keep.append(json.dumps(row))
-        path.write_text("".join(line + "\n" for line in keep))
+        from ..io import atomic_path
+
+        try:
+            with atomic_path(path) as tmp:  # a failed write must not cut the history short
+                tmp.write_text("".join(line + "\n" for line in keep))
+        except OSError as exc:
+            raise GenlabError(f"cannot rewrite {path} ({exc.strerror}); free space and resume again") from None
 
     def _autocast(self):
         if self.config.amp in ("bf16", "fp16"):
@@ -393,13 +429,18 @@ class Trainer:
             signal.signal(signal.SIGTERM, previous)
 
     def fit(self) -> TrainResult:
-        with self._stop_signals():
-            try:
-                return self._fit()
-            except BaseException:
-                if self.trackers is not None:
-                    self.trackers.close(failed=True)
-                raise
+        try:
+            with self._stop_signals(), self.optional_writes.thread_errors():
+                try:
+                    return self._fit()
+                except BaseException:
+                    if self.trackers is not None:
+                        self.trackers.close(failed=True)
+                    raise
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def _fit(self) -> TrainResult:
         c = self.config
@@ -474,21 +515,21 @@ class Trainer:
 
     def _finish(self, iterator: BatchIterator, preview_batch: dict[str, torch.Tensor], result: TrainResult) -> None:
         if self.is_main:
-            if not result.interrupted:
-                self._write_preview(self.step, preview_batch)
-            last = ckpt.list_checkpoints(self.run_dir)
+            last = ckpt.list_checkpoints(self.run_dir)  # the checkpoint first: a full disk must not cost it
             if not last or last[-1].name != f"step-{self.step:07d}":
                 result.checkpoint = self.save(iterator, final=True)
             else:
                 result.checkpoint = last[-1]
+            if not result.interrupted:
+                self._write_preview(self.step, preview_batch)
             if result.interrupted:
                 print(f"genlab: checkpoint saved to {result.checkpoint}; continue with the same command "
                       f"and --resume", file=sys.stderr)
         for cb in self.callbacks:
             cb.on_train_end(self)
         if self.trackers is not None:
-            self.trackers.artifact(result.checkpoint)
-            self.trackers.close()
+            self.optional_writes("tracker logs", self.trackers.artifact, result.checkpoint)
+            self.optional_writes("tracker logs", self.trackers.close)
         dist.barrier()
         self.model.eval()
 
@@ -504,10 +545,9 @@ class Trainer:
             return logs
         row = {"step": self.step, "time": time.time(), **logs}
         self.history.append(row)
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+        self.optional_writes("metrics.jsonl", append_row, self.run_dir / "metrics.jsonl", row)
         if self.trackers is not None:
-            self.trackers.scalars(logs, self.step)
+            self.optional_writes("tracker logs", self.trackers.scalars, logs, self.step)
         if bar is not None:
             bar.update(self.step - bar.n)
             shown = {k: f"{v:.3g}" for k, v in logs.items() if isinstance(v, float) and k != "images_per_s"}
