@@ -256,8 +256,8 @@ def peak_rss_kb(cmd: list[str]) -> tuple[int, int]:
 
 def test_a_million_samples_stream_to_npz_with_flat_memory(tmp_path):
     """Peak RSS of `genlab sample --n 1000000` against two floors: the same command for
-    n=1000, and a bare `import torch, genlab.cli` (which alone peaks at 0.9-1.1 GiB with
-    a CUDA build of torch, its libraries mapped; under 0.5 GiB with a CPU build). Before
+    n=1000, and a bare `import torch, genlab.cli` (about 0.7 GiB with the CUDA build of
+    torch this machine installs), and the issue's bar of 1 GiB. Before
     streaming, the million samples added about 3 GiB (all drawn as floats at once)."""
     run = tmp_path / "gan"
     train_small("gan", run, data="digits", steps=2, g_hidden=[16], d_hidden=[16], latent_dim=8)
@@ -272,7 +272,7 @@ def test_a_million_samples_stream_to_npz_with_flat_memory(tmp_path):
           f"n=1000000 {rss_big / 1024:.0f}")
     assert rss_big - rss_small < 32 * 1024  # flat in n: the million images (61 MiB as uint8) are never all held
     assert rss_big - floor < 128 * 1024  # sampling a million costs little beyond importing torch
-    assert rss_big < 1024 * 1024 or floor > 896 * 1024  # under 1 GiB wherever torch's import leaves room for it
+    assert rss_big < 1024 * 1024  # the issue's bar: a million samples under 1 GiB peak
     with np.load(big) as data:
         images = data["images"]
     assert images.shape == (1_000_000, 8, 8) and images.dtype == np.uint8
