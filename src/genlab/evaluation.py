@@ -188,6 +188,7 @@ class PeriodicEval(Callback):
         self.every, self.n, self.extractor = every, n, extractor
         self.metrics = [m for m in metrics.split(",") if m]
         self.best_metric = best_metric
+        self.lower_is_better = best_metric in self.LOWER_IS_BETTER
         self.best: float | None = None
         self.last_bucket = 0
 
@@ -196,24 +197,31 @@ class PeriodicEval(Callback):
         if bucket == self.last_bucket or trainer.rank != 0:
             return
         self.last_bucket = bucket
+        values = self.measure(trainer)
+        for k, v in values.items():
+            logs[f"eval/{k}"] = float(v)
+        self.keep_best(trainer, step, values)
+
+    def measure(self, trainer) -> dict[str, float]:
+        """The metrics of `n` samples (seed 0) of the model as it is now."""
         from . import metrics as M
 
         model = trainer.model
         dataset = model.data_info.get("dataset")
         out = model.sample(self.n, seed=0)
-        values = M.evaluate(out["images"], reference=f"{dataset}:train", metrics=self.metrics,
-                            extractor=self.extractor, labels=out.get("labels"), device=str(trainer.device))
-        for k, v in values.items():
-            logs[f"eval/{k}"] = float(v)
+        return M.evaluate(out["images"], reference=f"{dataset}:train", metrics=self.metrics,
+                          extractor=self.extractor, labels=out.get("labels"), device=str(trainer.device))
+
+    def keep_best(self, trainer, step: int, values: dict[str, float]) -> None:
         value = values.get(self.best_metric)
         if value is None:
             return
-        lower = self.best_metric in self.LOWER_IS_BETTER
-        if self.best is None or (value < self.best if lower else value > self.best):
+        if self.best is None or (value < self.best if self.lower_is_better else value > self.best):
             self.best = value
             best_dir = trainer.run_dir / "best"
             tmp = trainer.run_dir / ".best-tmp"
             shutil.rmtree(tmp, ignore_errors=True)
-            model.save_pretrained(tmp, extra={"best": {"metric": self.best_metric, "value": value, "step": step}})
+            trainer.model.save_pretrained(tmp, extra={"best": {"metric": self.best_metric, "value": value,
+                                                                "step": step}})
             shutil.rmtree(best_dir, ignore_errors=True)
             tmp.rename(best_dir)
