@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from .trial import run_trial
 STUDY_FILE = "study.json"
 DEFAULT_DB = "study.db"
 MAX_CRASHES = 3
+SETUP_WAIT_S = 60
 
 
 @dataclass
@@ -70,11 +72,15 @@ def work(sweep_dir: Path, url: str, name: str, tag: str = "") -> int:
 
     spec = SweepSpec.load(sweep_dir)
     study = SweepStudy(open_storage(url), name, spec, create=False)
-    ran, crashes = 0, 0
+    ran, crashes, waited = 0, 0, 0
     while True:
         trial = study.claim()
         if trial is None:
             if study.reclaim_orphans():  # a worker elsewhere died: take over its trial
+                continue
+            if study.target is None and waited < SETUP_WAIT_S:  # the study's creator is still queueing
+                time.sleep(1)
+                waited += 1
                 continue
             return ran
         outcome = run_trial(study, trial, sweep_dir, tag)
@@ -171,12 +177,12 @@ def sweep(family: str, data: str = "fashion-mnist", *, trials: int = 20, budget:
     old = SweepSpec.load(sweep_dir) if (sweep_dir / SPEC_FILE).is_file() else None
     if sweep_dir.exists() and old is None and any(sweep_dir.iterdir()):
         raise GenlabError(f"{sweep_dir} exists and is not a sweep folder; choose another --out")
+    url = storage_url(sweep_dir, storage)
+    backend = open_storage(url) if storage else None  # an unreachable server stops here, before any file
     check_run(spec, evals)
     if old is not None and old.differences(spec):
         raise GenlabError(f"{sweep_dir} holds a sweep with other settings ({'; '.join(old.differences(spec)[:3])}); "
                           f"rerun with the same settings to continue it, or choose another --out")
-    url = storage_url(sweep_dir, storage)
-    backend = open_storage(url) if storage else None  # an unreachable server stops here, before any file
     check_writable(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     backend = backend or open_storage(url)
@@ -188,10 +194,11 @@ def sweep(family: str, data: str = "fashion-mnist", *, trials: int = 20, budget:
         write_json(sweep_dir / STUDY_FILE, {"study": name, "storage": redact(storage) if storage else None})
     added = the_study.top_up(trials)
     back = the_study.reclaim_orphans()
-    total = len(the_study.trials())
-    print(f"sweep {name}: {family} on {data}, {total} trials ({added} new"
+    target = the_study.target
+    note = f"; the study holds {target}, more than --trials {trials}" if target and target > trials else ""
+    print(f"sweep {name}: {family} on {data}, {target or trials} trials ({added} new"
           + (f", {len(back)} to continue" if back else "") + f") in {redact(url)}; "
-          f"searching {', '.join(spec.space)}", file=sys.stderr, flush=True)
+          f"searching {', '.join(spec.space)}{note}", file=sys.stderr, flush=True)
     interrupted = run_workers(sweep_dir, url, name, workers)
     rows = trial_rows(the_study)
     counts: dict[str, int] = {}

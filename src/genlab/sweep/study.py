@@ -24,8 +24,10 @@ from ..errors import GenlabError
 from .spec import SweepSpec
 
 SPEC_ATTR = "genlab_sweep"
+TARGET_ATTR = "genlab_trials"
 STALE_AFTER_S = 600
 HEARTBEAT_EVERY_S = 60
+SCHEMA_ATTEMPTS = 4
 
 
 def quiet_optuna() -> None:
@@ -61,10 +63,18 @@ def open_storage(url: str):
     quiet_optuna()
     shown = redact(url)
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-    except ModuleNotFoundError as exc:
-        raise GenlabError(f"storage {shown} needs the database driver {exc.name!r}: pip install "
-                          f"{DRIVERS.get(exc.name, exc.name)}") from None
+        for attempt in range(SCHEMA_ATTEMPTS):
+            try:
+                return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+                # machines starting at once on an empty database race to create Optuna's tables
+                if attempt == SCHEMA_ATTEMPTS - 1:
+                    raise
+                time.sleep(1 + attempt)
+    except ImportError as exc:  # Optuna wraps the driver's ModuleNotFoundError
+        missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "its driver"
+        raise GenlabError(f"storage {shown} needs the database driver {missing!r}: pip install "
+                          f"'{DRIVERS.get(missing, missing)}'") from None
     except (sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         reason = first[0] if first else type(exc).__name__
@@ -72,7 +82,8 @@ def open_storage(url: str):
                           f"server runs and accepts this user") from None
 
 
-DRIVERS = {"psycopg2": "psycopg2-binary", "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
+DRIVERS = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql": "pymysql",
+           "MySQLdb": "mysqlclient"}
 
 
 def make_pruner(spec: SweepSpec):
@@ -101,11 +112,20 @@ class SweepStudy:
         import optuna
 
         self.storage, self.name, self.spec = storage, name, spec
+        self.created = False
         if create:
-            self.study = optuna.create_study(study_name=name, storage=storage, direction=spec.direction,
-                                             pruner=make_pruner(spec), load_if_exists=True)
-        else:
-            self.study = optuna.load_study(study_name=name, storage=storage, pruner=make_pruner(spec))
+            try:
+                self.study = optuna.create_study(study_name=name, storage=storage, direction=spec.direction,
+                                                 pruner=make_pruner(spec))
+                self.created = True
+            except optuna.exceptions.DuplicatedStudyError:
+                pass
+        if not self.created:
+            try:
+                self.study = optuna.load_study(study_name=name, storage=storage, pruner=make_pruner(spec))
+            except KeyError:
+                raise GenlabError(f"no study {name!r} in storage {redact(str(storage.url))}; run genlab sweep "
+                                  f"FAMILY ... --study {name} to create it") from None
         self.study_id = storage.get_study_id_from_name(name)
         saved = self.study.user_attrs.get(SPEC_ATTR)
         if saved is None:
@@ -124,8 +144,20 @@ class SweepStudy:
     def trials(self, *states):
         return self.study.get_trials(deepcopy=False, states=states or None)
 
+    @property
+    def target(self) -> int | None:
+        """The number of trials the study is to hold (None while its creator sets it up)."""
+        return self.study.user_attrs.get(TARGET_ATTR)
+
     def top_up(self, trials: int) -> int:
-        """Queue waiting trials until the study holds `trials`; returns how many were added."""
+        """Queue waiting trials until the study holds `trials`; returns how many were added.
+
+        Only the process that created the study, or one raising its target, adds trials:
+        machines that join at the same moment never add them twice."""
+        target = self.target
+        if not (self.created or (target is not None and trials > target)):
+            return 0
+        self.study.set_user_attr(TARGET_ATTR, trials)
         missing = max(0, trials - len(self.trials()))
         for _ in range(missing):
             self.study.enqueue_trial({})
