@@ -184,9 +184,10 @@ def sweep(family: str, data: str = "fashion-mnist", *, trials: int = 20, budget:
         raise GenlabError(f"{sweep_dir} holds a sweep with other settings ({'; '.join(old.differences(spec)[:3])}); "
                           f"rerun with the same settings to continue it, or choose another --out")
     check_writable(sweep_dir)
+    # a shared study made for other settings is refused before the folder is created
+    the_study = SweepStudy(backend, name, spec) if backend else None
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    backend = backend or open_storage(url)
-    the_study = SweepStudy(backend, name, spec)
+    the_study = the_study or SweepStudy(open_storage(url), name, spec)
     if old is None:
         spec.save(sweep_dir)
         from ..serialization import write_json
