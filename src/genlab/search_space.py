@@ -29,23 +29,21 @@ from .errors import ConfigError
 
 
 @dataclass(frozen=True)
-class Float:
-    low: float
-    high: float
+class _Range:
+    low: Any
+    high: Any
     log: bool = False
 
     def values(self) -> list[Any]:
         return [self.low, self.high]
 
 
-@dataclass(frozen=True)
-class Int:
-    low: int
-    high: int
-    log: bool = False
+class Float(_Range):
+    """Floats from low to high (log: uniform in log space)."""
 
-    def values(self) -> list[Any]:
-        return [self.low, self.high]
+
+class Int(_Range):
+    """Integers from low to high, both included (log: uniform in log space)."""
 
 
 @dataclass(frozen=True)

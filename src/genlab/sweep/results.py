@@ -164,6 +164,9 @@ def plot_history(rows: list[dict[str, Any]], metric: str, direction: str, title:
         xs.append(r["trial"])
         ys.append(best)
     ax.step(xs, ys, where="post", color="#d83b3b", label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(metric)
     ax.set_title(f"{title}: {metric} per trial")

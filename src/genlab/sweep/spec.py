@@ -111,6 +111,8 @@ def parse_budget(budget: str | dict[str, Any], family: str) -> dict[str, Any]:
     if model_opts:
         raise ConfigError(f"bad --budget {budget!r}: {sorted(model_opts)[0]!r} is a {family} hyper-parameter; "
                           f"the budget takes --steps, --epochs or --minutes (fix options with flags of their own)")
+    if "data" in train_opts:
+        raise ConfigError(f"bad --budget {budget!r}: the dataset is the sweep's --data")
     if not any(k in train_opts for k in BUDGET_KEYS):
         raise ConfigError(f"bad --budget {budget!r}: it must set --steps, --epochs or --minutes, "
                           f"e.g. --budget \"--steps 400\"")
@@ -141,7 +143,7 @@ def build_spec(family: str, data: str, *, budget: str | dict[str, Any], metric: 
     cls = FAMILIES.get(family).Config
     if pruner not in PRUNERS:
         raise ConfigError(f"bad --pruner {pruner!r}: valid pruners are {', '.join(PRUNERS)}")
-    for name, value, low in (("--evals", evals, 1), ("--eval-n", eval_n, 10), ("--seed", seed, 0)):
+    for name, value, low in (("--evals", evals, 1), ("--eval-n", eval_n, 10), ("--sampler-seed", seed, 0)):
         if not isinstance(value, int) or value < low:
             raise ConfigError(f"{name} must be an integer of at least {low} (got {value!r})")
     if eval_every is not None and eval_every < 1:
