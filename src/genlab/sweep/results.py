@@ -205,6 +205,8 @@ def plot_slices(rows: list[dict[str, Any]], spec, title: str):
                 from matplotlib.ticker import NullFormatter
 
                 ax.set_xscale("log")
+                ticks = [dist.low * (dist.high / dist.low) ** (i / 3) for i in range(4)]
+                ax.set_xticks(ticks, [f"{t:.2g}" for t in ticks], fontsize=8)
                 ax.xaxis.set_minor_formatter(NullFormatter())
                 ax.set_xlim(dist.low / 1.2, dist.high * 1.2)
             else:
