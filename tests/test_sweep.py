@@ -331,3 +331,24 @@ def test_postgresql_study_shared_by_two_machines(tmp_path):
         assert folders == {"machine-a", "machine-b"}  # both took trials from the one study
         show = genlab("sweep", "--show", str(tmp_path / "machine-a"), "--storage", url, cwd=tmp_path)
         assert "6 trials (6 complete)" in show.stdout
+
+
+def test_minutes_budget_with_hyperband_evaluates_the_final_model(tmp_path):
+    """A wall-clock budget ends between evaluations: the trial's value is a fresh
+    evaluation of its final model, written to its metrics.jsonl."""
+    from genlab.sweep import sweep
+
+    result = sweep("vae", "digits", trials=1, budget="--minutes 0.1", eval_every=7, eval_n=100,
+                   extractor="mnist-classifier", pruner="hyperband", out=tmp_path / "sw", width=8, batch_size=32,
+                   space={"lr": {"low": 1e-3, "high": 2e-3}}, default_space=False)
+    assert result.counts == {"complete": 1} and not result.interrupted
+    run = tmp_path / "sw" / "trials" / "0000"
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    step = result.best["step"]
+    assert (run / "checkpoints" / f"step-{step:07d}").is_dir()
+    evals = [r for r in rows if "eval/fid" in r or "eval" in r]
+    last = evals[-1]
+    assert last["step"] == step and step > 0
+    value = last["eval"]["fid"] if "eval" in last else last["eval/fid"]
+    assert result.best["value"] == pytest.approx(value)
+    assert yaml.safe_load((tmp_path / "sw" / "best.yaml").read_text())["minutes"] == 0.1
