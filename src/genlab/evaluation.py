@@ -227,6 +227,7 @@ class PeriodicEval(Callback):
         self.every, self.n, self.extractor = every, n, extractor
         self.metrics = [m for m in metrics.split(",") if m]
         self.best_metric = best_metric
+        self.lower_is_better = best_metric in self.LOWER_IS_BETTER
         self.best: float | None = None
         self.last_bucket = 0
         self.prepared: tuple[Any, Any] | None = None
@@ -269,6 +270,13 @@ class PeriodicEval(Callback):
         if bucket == self.last_bucket or trainer.rank != 0:
             return
         self.last_bucket = bucket
+        values = self.measure(trainer)
+        for k, v in values.items():
+            logs[f"eval/{k}"] = float(v)
+        self.keep_best(trainer, step, values)
+
+    def measure(self, trainer) -> dict[str, float]:
+        """The metrics of `n` samples (seed 0) of the model as it is now."""
         from . import metrics as M
 
         model = trainer.model
@@ -276,19 +284,20 @@ class PeriodicEval(Callback):
             self.prepare(model, root=trainer.config.data_root, device=str(trainer.device))
         ext, stats = self.prepared
         out = model.sample(self.n, seed=0)
-        values = M.evaluate(out["images"], reference=stats, metrics=self.metrics, extractor=ext,
-                            labels=out.get("labels"), device=str(trainer.device))
-        for k, v in values.items():
-            logs[f"eval/{k}"] = float(v)
+        return M.evaluate(out["images"], reference=stats, metrics=self.metrics, extractor=ext,
+                          labels=out.get("labels"), device=str(trainer.device))
+
+    def keep_best(self, trainer, step: int, values: dict[str, float]) -> None:
         value = values.get(self.best_metric)
         if value is None:
             return
-        lower = self.best_metric in self.LOWER_IS_BETTER
-        if self.best is None or (value < self.best if lower else value > self.best):
+        if self.best is None or (value < self.best if self.lower_is_better else value > self.best):
             self.best = value
             best_dir = trainer.run_dir / "best"
             tmp = trainer.run_dir / ".best-tmp"
             shutil.rmtree(tmp, ignore_errors=True)
+            model = trainer.model
+            dataset = model.data_info.get("dataset")
             run = {k: v for k, v in trainer.run_config().items() if k in ("train", "command")}
             card_metrics = [{"name": k, "value": float(v), "step": step, "n": self.n, "reference": f"{dataset}:train"}
                             for k, v in values.items()]

@@ -244,14 +244,13 @@ img.curves { max-width: 100%; }
 
 def build_report(run: str | Path, out: str | Path | None = None,
                  max_grids: int = MAX_GRIDS_PER_NAME) -> Path:
-    """Write the HTML report of `run` to `out` (default RUN/report.html); returns its path."""
-    run = find_run_dir(run)
-    out = Path(out) if out is not None else run / "report.html"
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise GenlabError(f"--out {out} should end in .html")
-    from .io import check_writable
+    """Write the HTML report of `run` (or of a sweep folder) to `out` (default RUN/report.html)."""
+    from .report_sweep import build_sweep_report, is_sweep_dir
 
-    check_writable(out)
+    if is_sweep_dir(run):
+        return build_sweep_report(run, out)
+    run = find_run_dir(run)
+    out = output_path(out, run)
     meta = read_config(run)
     metrics, bad = read_jsonl(run / "metrics.jsonl")
     family = meta.get("family", "?")
@@ -330,6 +329,22 @@ def build_report(run: str | Path, out: str | Path | None = None,
         parts.append('<p class="muted">No evaluation results yet (metrics.jsonl rows with an "eval" key, '
                      'or RUN/eval.jsonl).</p>')
 
+    return write_page(out, title, parts)
+
+
+def output_path(out: str | Path | None, folder: Path) -> Path:
+    """`out` (default FOLDER/report.html), checked to be a writable .html path."""
+    out = Path(out) if out is not None else folder / "report.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise GenlabError(f"--out {out} should end in .html")
+    from .io import check_writable
+
+    check_writable(out)
+    return out
+
+
+def write_page(out: Path, title: str, parts: list[str]) -> Path:
+    """One self-contained HTML page of `parts` under `title`."""
     page = (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("report", help="write an HTML report of a run (config, curves, samples, evaluation)",
                        description="One self-contained HTML page: configuration, loss and metric curves, "
                                    "sample grids over training and the evaluation table.")
-    p.add_argument("run", help="run folder")
+    p.add_argument("run", help="run folder, or a sweep folder (genlab sweep)")
     p.add_argument("--out", default=None, help="output .html file (default RUN/report.html)")
     p.add_argument("--max-grids", type=int, default=12, help="sample grids shown per kind (evenly spaced)")
     p.set_defaults(handler=run)
