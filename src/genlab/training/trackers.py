@@ -20,6 +20,7 @@ during training is reported on stderr and turned off; training goes on.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -214,6 +215,10 @@ class WandbTracker(Tracker):
 TRACKERS: dict[str, type[Tracker]] = {t.name: t for t in (TensorBoardTracker, MLflowTracker, WandbTracker)}
 
 
+#: errors of the disk itself, which make tracker logs an optional write rather than a configuration error
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
 class Trackers:
     """The run's trackers as one; a tracker that raises is reported once and turned off."""
 
@@ -230,6 +235,8 @@ class Trackers:
                 raise
             except Exception as exc:  # a store that cannot be reached, a bad URI, ...
                 self.close(failed=True)
+                if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+                    raise  # a full or read-only disk: the Trainer reports it once and training goes on
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise GenlabError(f"the {name} logger could not start ({first}); check its settings "
                                   f"(MLFLOW_TRACKING_URI, WANDB_MODE, ...) or drop it from --logger") from None
