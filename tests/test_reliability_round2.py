@@ -246,12 +246,19 @@ def test_sample_over_the_file_size_limit_leaves_nothing(tmp_path):
 
 
 # -- 3. a million samples, memory flat in n ---------------------------------------------------
+# A child forked from this (large) pytest process starts with the parent's pages counted in its peak RSS,
+# so the command is started by a small launcher process, whose wait4 sees only the command itself.
+LAUNCHER = ("import os, subprocess, sys\n"
+            "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+            "_, status, usage = os.wait4(p.pid, 0)\n"
+            "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)")
+
+
 def peak_rss_kb(cmd: list[str]) -> tuple[int, int]:
-    """Exit code and peak resident memory (KiB) of one child process (wait4 reports its own)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss
+    """Exit code and peak resident memory (KiB) of one command, measured from a small launcher."""
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *map(str, cmd)], capture_output=True, text=True, env=ENV,
+                         check=True).stdout.split()
+    return int(out[0]), int(out[1])
 
 
 def test_a_million_samples_stream_to_npz_with_flat_memory(tmp_path):
