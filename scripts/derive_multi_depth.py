@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from genlab.metrics.extractors import ClassifierCNN, load_classifier  # noqa: E402
-from train_classifiers import FASHION_ROOT, MNIST_ROOT, WEIGHTS_DIR, accuracy, feature_scale, load_split  # noqa: E402
+from train_classifiers import FASHION_ROOT, MNIST_ROOT, WEIGHTS_DIR, accuracy, domain_splits, feature_scale  # noqa: E402
 
 
 def derive(domain: str, train_x: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, splits: dict,
@@ -65,13 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = parser.parse_args(argv)
     for domain in [args.only] if args.only else ["fashion-mnist", "mnist"]:
-        if domain == "fashion-mnist":
-            (tx, _), (vx, vy) = load_split(args.fashion_root, "train"), load_split(args.fashion_root, "t10k")
-            splits = dict(train_split="train (all 60000)", test_split="test (all 10000)")
-        else:
-            x, y = load_split(args.mnist_root, "t10k")
-            tx, vx, vy = x[:8000], x[8000:], y[8000:]
-            splits = dict(train_split="test[0:8000] (no train split available)", test_split="test[8000:10000]")
+        tx, _, vx, vy, splits = domain_splits(domain, args.fashion_root, args.mnist_root)
         derive(domain, tx, vx, vy, splits, args.out)
 
 

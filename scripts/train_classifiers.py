@@ -152,6 +152,19 @@ def save(domain: str, model: ClassifierCNN, info: dict, out_dir: Path) -> None:
     print(f"[{domain}] test accuracy {info['test_accuracy']:.4f} ({info['test_correct']}/{info['test_examples']}) -> {path}")
 
 
+def domain_splits(domain: str, fashion_root: Path, mnist_root: Path):
+    """(train images, train labels, test images, test labels, split description) of a classifier's domain.
+
+    MNIST has only its 10k test split here: the first 8,000 train, the last 2,000 test.
+    """
+    if domain == "fashion-mnist":
+        (tx, ty), (vx, vy) = load_split(fashion_root, "train"), load_split(fashion_root, "t10k")
+        return tx, ty, vx, vy, dict(train_split="train (all 60000)", test_split="test (all 10000)")
+    x, y = load_split(mnist_root, "t10k")
+    return (x[:8000], y[:8000], x[8000:], y[8000:],
+            dict(train_split="test[0:8000] (no train split available)", test_split="test[8000:10000]"))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(RECIPES), help="train only this classifier")
@@ -165,13 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
 
     for domain in [args.only] if args.only else ["fashion-mnist", "mnist"]:
-        if domain == "fashion-mnist":
-            (tx, ty), (vx, vy) = load_split(args.fashion_root, "train"), load_split(args.fashion_root, "t10k")
-            splits = dict(train_split="train (all 60000)", test_split="test (all 10000)")
-        else:
-            x, y = load_split(args.mnist_root, "t10k")
-            (tx, ty), (vx, vy) = (x[:8000], y[:8000]), (x[8000:], y[8000:])
-            splits = dict(train_split="test[0:8000] (no train split available)", test_split="test[8000:10000]")
+        tx, ty, vx, vy, splits = domain_splits(domain, args.fashion_root, args.mnist_root)
         model, info = train(domain, tx, ty, vx, vy, args.seed, args.device)
         info.update(splits, train_examples=len(tx), test_examples=len(vx), seed=args.seed, device=args.device)
         save(domain, model, info, args.out)
