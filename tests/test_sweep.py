@@ -71,6 +71,7 @@ def killed_and_resumed(tmp_path_factory):
         os.killpg(proc.pid, signal.SIGKILL)
         first_output = proc.communicate()[0]
     assert at_kill is not None, f"no trial finished with two workers running:\n{first_output}"
+    at_kill = load_trials(db, "sw")  # the study as the kill left it (a trial may have moved since the look above)
     finished = {t.number: (t.value, t.datetime_complete, (sweep_dir / "trials" / f"{t.number:04d}" /
                                                           "metrics.jsonl").read_bytes())
                 for t in at_kill if t.state.name == "COMPLETE"}
