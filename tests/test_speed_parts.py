@@ -89,7 +89,7 @@ def test_keep_freed_memory_stops_page_faults_between_steps():
         net = nn.Sequential(UpStack(16, 1, 28, 32, project="linear"), DownStack(1, 28, 32))
         opt = torch.optim.Adam(net.parameters())
         z = torch.randn(64, 16)
-        def faults(steps=10):
+        def faults(steps=40):
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             for _ in range(steps):
                 opt.zero_grad()
