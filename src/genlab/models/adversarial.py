@@ -78,6 +78,20 @@ def adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam
         return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
+def ema_decay(decay: float, step: int | None) -> float:
+    """The EMA decay used after optimizer step `step` (0-based): ``min(decay, (1 + t) / (10 + t))``.
+
+    Without a warm-up the average keeps ``decay ** t`` of the random initial
+    weights after t steps (13% after 2,000 steps at 0.999); with it the early
+    average follows the generator closely (decay 0.1 at step 0, 0.5 at step 8,
+    0.9 at step 80) and reaches `decay` after ``(10 * decay - 1) / (1 - decay)``
+    steps (8,990 at 0.999). `step` None means no warm-up.
+    """
+    if step is None:
+        return decay
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
 class AdversarialModel(GenerativeModel):
     """A generator/discriminator pair trained by a GAN objective."""
 
@@ -141,7 +155,11 @@ class AdversarialModel(GenerativeModel):
             return []
         from ..training.diversity import DiversityMonitor
 
-        return [DiversityMonitor(threshold=threshold)]
+        hints = ["--minibatch-std"] if hasattr(self.config, "minibatch_std") and not self.config.minibatch_std else []
+        hints += ["a lower --lr-g", "--r1-gamma 1" if not self.config.r1_gamma else "a larger --r1-gamma"]
+        if not self.config.diffaugment:
+            hints.append("--diffaugment color,translation")
+        return [DiversityMonitor(threshold=threshold, hint=", ".join(hints[:-1]) + " or " + hints[-1])]
 
     # -- training -----------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -207,7 +225,7 @@ class AdversarialModel(GenerativeModel):
         self.optimize(loss_g, opt_g)
         set_requires_grad(self.discriminator, True)
         if c.ema > 0:
-            self.update_ema()
+            self.update_ema(step)
 
         logs.update(loss_d=loss_d.detach(), loss_g=loss_g.detach(),
                     d_real=d_real.detach().mean(), d_fake=d_fake.detach().mean())
@@ -218,8 +236,9 @@ class AdversarialModel(GenerativeModel):
         return gradient_penalty(lambda x: self.discriminate(x, labels), real, fake)
 
     @torch.no_grad()
-    def update_ema(self) -> None:
-        decay = self.config.ema
+    def update_ema(self, step: int | None = None) -> None:
+        """Move the EMA generator towards the generator by the decay of `step` (see `ema_decay`)."""
+        decay = ema_decay(self.config.ema, step)
         for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
             p_ema.lerp_(p, 1.0 - decay)
         for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):

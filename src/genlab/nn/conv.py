@@ -4,6 +4,9 @@ An image of side ``size = base * 2**n`` (base 4 or 7: 28, 32, 64, 128, ...)
 is reached from a ``base x base`` map by n stride-2 transposed convolutions
 (`UpStack`) and brought back to it by n stride-2 convolutions (`DownStack`).
 Channel widths double at each step down: ``width, 2 width, 4 width, ...``.
+`extra_layers` adds that many 3x3 stride-1 convolutions at each resolution
+(the layout of the "standard CNN" of Miyato et al. 2018), which deepens the
+two-stage 28-pixel networks at a small cost.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .mbstd import MinibatchStd
 
 
 def conv_plan(size: int) -> tuple[int, int]:
@@ -51,7 +55,7 @@ class UpStack(nn.Module):
     """z (N x in_features) -> image logits (N x out_channels x size x size)."""
 
     def __init__(self, in_features: int, out_channels: int, size: int, width: int = 64,
-                 norm: str = "batch", project: str = "conv"):
+                 norm: str = "batch", project: str = "conv", extra_layers: int = 0):
         super().__init__()
         base, n = conv_plan(size)
         ch = width * 2 ** (n - 1)
@@ -64,10 +68,22 @@ class UpStack(nn.Module):
         layers: list[nn.Module] = [_norm(norm, ch), nn.ReLU(inplace=True)]
         for i in range(n):
             last = i == n - 1
+            if last and extra_layers:  # upsample keeping `width` channels, then 3x3 layers, the last to the image
+                out = ch
+                layers += [nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=norm == "none"), _norm(norm, out), nn.ReLU(inplace=True)]
+                for j in range(extra_layers):
+                    if j == extra_layers - 1:
+                        layers.append(nn.Conv2d(out, out_channels, 3, 1, 1))
+                    else:
+                        layers += [nn.Conv2d(out, out, 3, 1, 1, bias=norm == "none"), _norm(norm, out),
+                                   nn.ReLU(inplace=True)]
+                break
             out = out_channels if last else ch // 2
             layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=last or norm == "none"))
             if not last:
                 layers += [_norm(norm, out), nn.ReLU(inplace=True)]
+                for _ in range(extra_layers):
+                    layers += [nn.Conv2d(out, out, 3, 1, 1, bias=norm == "none"), _norm(norm, out), nn.ReLU(inplace=True)]
             ch = out
         self.body = nn.Sequential(*layers)
         self._first_conv = next(i for i, m in enumerate(layers) if isinstance(m, nn.ConvTranspose2d))
@@ -115,13 +131,20 @@ class DownStack(nn.Module):
     """image (N x in_channels x size x size) -> features (N x C x base x base)."""
 
     def __init__(self, in_channels: int, size: int, width: int = 64, norm: str = "batch",
-                 spectral_norm: bool = False, slope: float = 0.2):
+                 spectral_norm: bool = False, slope: float = 0.2, extra_layers: int = 0):
         super().__init__()
         base, n = conv_plan(size)
         layers: list[nn.Module] = []
         ch_in, ch = in_channels, width
         for i in range(n):
-            use_norm = i > 0 and not spectral_norm
+            for j in range(extra_layers):  # 3x3 layers before each stride-2 one (the first widens to ch)
+                use_norm = (i > 0 or j > 0) and not spectral_norm
+                layers.append(_sn(nn.Conv2d(ch_in, ch, 3, 1, 1, bias=not use_norm or norm == "none"), spectral_norm))
+                if use_norm:
+                    layers.append(_norm(norm, ch))
+                layers.append(nn.LeakyReLU(slope, inplace=True))
+                ch_in = ch
+            use_norm = (i > 0 or extra_layers > 0) and not spectral_norm
             layers.append(_sn(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=not use_norm or norm == "none"), spectral_norm))
             if use_norm:
                 layers.append(_norm(norm, ch))
@@ -137,14 +160,17 @@ class DownStack(nn.Module):
 class ConvDiscriminator(nn.Module):
     """DCGAN's discriminator: a `DownStack` and a convolution to one score per image."""
 
-    def __init__(self, channels: int, size: int, width: int, spectral_norm: bool = False):
+    def __init__(self, channels: int, size: int, width: int, spectral_norm: bool = False, extra_layers: int = 0,
+                 minibatch_std: bool = False):
         super().__init__()
-        self.features = DownStack(channels, size, width, norm="batch", spectral_norm=spectral_norm)
-        head = nn.Conv2d(self.features.out_channels, 1, self.features.base, 1, 0)
+        self.features = DownStack(channels, size, width, norm="batch", spectral_norm=spectral_norm,
+                                  extra_layers=extra_layers)
+        self.mbstd = MinibatchStd() if minibatch_std else nn.Identity()
+        head = nn.Conv2d(self.features.out_channels + minibatch_std, 1, self.features.base, 1, 0)
         self.head = _sn(head, spectral_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        return self.head(self.mbstd(self.features(x)))
 
 
 def init_dcgan(module: nn.Module) -> None:

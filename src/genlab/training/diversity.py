@@ -81,8 +81,9 @@ class DiversityMonitor(Callback):
     def __init__(self, threshold: float = 0.3, drop: float = 0.5, every: int = 10, n: int = 64,
                  warmup_steps: int = 1000, seed: int = 12345,
                  classifier: Callable[[torch.Tensor], torch.Tensor] | None = None, auto_classifier: bool = True,
-                 stream: Any = None):
+                 stream: Any = None, hint: str = "a lower --lr-g, --r1-gamma 1 or --diffaugment color,translation"):
         self.threshold = threshold
+        self.hint = hint
         self.drop = drop
         self.every = max(1, int(every))
         self.n = n
@@ -114,17 +115,17 @@ class DiversityMonitor(Callback):
         out = {"diversity": value}
         reasons = []
         if value < self.threshold and step >= self.warmup_steps:
-            reasons.append(f"below {self.threshold:g} of the data's")
+            reasons.append(f"below the {self.threshold:g} this monitor warns at")
         if self.best > 0 and value < self.drop * self.best and self.best >= self.threshold:
-            reasons.append(f"down from {self.best:.3f}")
+            reasons.append(f"down from {self.best:.2f} earlier in this run")
         self.best = max(self.best, value)
         if self.classifier is not None:
             with torch.no_grad():
                 out["class_spread"] = class_spread(self.classifier(images01))
         if reasons:
-            line = (f"genlab: warning: possible mode collapse at step {step}: sample diversity {value:.3f} "
-                    f"({'; '.join(reasons)}); try a lower lr_g, --spectral-norm, --r1-gamma, --diffaugment "
-                    f"or an earlier checkpoint")
+            line = (f"genlab: warning: possible mode collapse at step {step}: the generator's samples look alike "
+                    f"(they vary {value:.2f} times as much as real images do; {' and '.join(reasons)}); "
+                    f"try {self.hint}, or sample from an earlier checkpoint (README: Mode collapse)")
             self.warnings.append(line)
             print(line, file=self.stream or sys.stderr, flush=True)
         return out

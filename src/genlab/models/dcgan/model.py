@@ -24,7 +24,9 @@ class DCGAN(AdversarialModel):
     def __init__(self, config: DCGANConfig, data_info: dict[str, Any]):
         super().__init__(config, data_info)
         c, h, w = self.image_shape
-        self.generator = nn.Sequential(UpStack(config.latent_dim, c, h, config.g_width, norm="batch"), nn.Tanh())
-        self.discriminator = ConvDiscriminator(c, h, config.d_width, config.spectral_norm)
+        self.generator = nn.Sequential(UpStack(config.latent_dim, c, h, config.g_width, norm="batch",
+                                               extra_layers=config.extra_layers), nn.Tanh())
+        self.discriminator = ConvDiscriminator(c, h, config.d_width, config.spectral_norm, config.extra_layers,
+                                               config.minibatch_std)
         init_dcgan(self)
         self.init_ema()

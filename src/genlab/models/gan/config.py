@@ -15,6 +15,8 @@ class GANFamilyConfig(GANConfig):
     d_hidden: list[int] = option([512, 256], help="discriminator hidden layer sizes", min=1)
     g_activation: Literal["relu", "leaky_relu"] = option("leaky_relu", help="generator hidden activation")
     g_batchnorm: bool = option(True, help="BatchNorm after each generator hidden layer")
+    minibatch_std: bool = option(False, help="a minibatch standard-deviation feature before D's last layer "
+                                              "(Karras et al. 2018), against mode collapse")
     dropout: float = option(0.3, help="dropout after each discriminator hidden layer", min=0, max=0.95)
 
     def validate(self) -> None:

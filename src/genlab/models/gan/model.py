@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from ...nn.mbstd import MinibatchStd
 from ...registry import FAMILIES
 from ..adversarial import AdversarialModel, apply_spectral_norm
 from .config import GANFamilyConfig
@@ -31,7 +32,8 @@ def mlp_generator(latent_dim: int, hidden: list[int], out_shape: tuple[int, int,
     return nn.Sequential(*layers)
 
 
-def mlp_discriminator(in_shape: tuple[int, int, int], hidden: list[int], dropout: float) -> nn.Sequential:
+def mlp_discriminator(in_shape: tuple[int, int, int], hidden: list[int], dropout: float,
+                      minibatch_std: bool = False) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Flatten()]
     size = math.prod(in_shape)
     for h in hidden:
@@ -39,6 +41,9 @@ def mlp_discriminator(in_shape: tuple[int, int, int], hidden: list[int], dropout
         if dropout:
             layers.append(nn.Dropout(dropout))
         size = h
+    if minibatch_std:
+        layers.append(MinibatchStd())
+        size += 1
     layers.append(nn.Linear(size, 1))
     return nn.Sequential(*layers)
 
@@ -53,7 +58,7 @@ class GAN(AdversarialModel):
         shape = self.image_shape
         self.generator = mlp_generator(config.latent_dim, list(config.g_hidden), shape, config.g_activation,
                                        config.g_batchnorm)
-        self.discriminator = mlp_discriminator(shape, list(config.d_hidden), config.dropout)
+        self.discriminator = mlp_discriminator(shape, list(config.d_hidden), config.dropout, config.minibatch_std)
         if config.spectral_norm:
             apply_spectral_norm(self.discriminator)
         self.init_ema()
