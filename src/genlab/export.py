@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from .errors import GenlabError
-from .models.base import GenerativeModel, translation_directions
+from .capabilities import DecoderNetwork, Exportable, SamplingNetwork, translation_directions
+from .models.base import GenerativeModel
 
 TOLERANCE = 1e-4
 OPSET = 18
@@ -99,26 +100,21 @@ def _latent_inputs(model: GenerativeModel, n: int, seed: int) -> tuple[list[torc
     gen = model.make_generator(seed)
     z = model.latent(n, gen)
     inputs, names = [z], ["z"]
-    if getattr(model, "conditional", False):
+    if model.conditional:
         inputs.append(torch.arange(n, device=z.device) % max(1, model.num_classes))
         names.append("labels")
     return inputs, names
 
 
-def _has(model: Any, *names: str) -> bool:
-    return all(callable(getattr(model, n, None)) for n in names)
-
-
 def export_module(model: GenerativeModel, direction: str | None = None, n: int = 2,
                   seed: int = 0) -> tuple[nn.Module, tuple[torch.Tensor, ...], list[str]]:
     """(module, example inputs, input names) to export for `model`."""
-    hook = getattr(model, "export_module", None)
-    if callable(hook):
-        module, inputs, names = hook(n, seed)
+    if isinstance(model, Exportable):
+        module, inputs, names = model.export_module(n, seed)
         inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
         return module, inputs, list(names)
     kind = str(model.data_info.get("kind", "image"))
-    if kind in SEQUENCE_KINDS and _has(model, "sampling_generator", "generate"):
+    if kind in SEQUENCE_KINDS and isinstance(model, SamplingNetwork):
         inputs, names = _latent_inputs(model, n, seed)
         return SequenceGeneratorExport(model), tuple(inputs), names
     if kind not in IMAGE_KINDS:
@@ -132,10 +128,10 @@ def export_module(model: GenerativeModel, direction: str | None = None, n: int =
         c, h, w = model.shapes(direction)[1]
         x = torch.rand(n, c, h, w, generator=torch.Generator().manual_seed(seed)).to(model.device)
         return TranslatorExport(model, direction), (x,), ["source"]
-    if _has(model, "sampling_generator", "generate"):
+    if isinstance(model, SamplingNetwork):
         inputs, names = _latent_inputs(model, n, seed)
         return GeneratorExport(model), tuple(inputs), names
-    if _has(model, "decode", "mean_image"):
+    if isinstance(model, DecoderNetwork):
         inputs, names = _latent_inputs(model, n, seed)
         return DecoderExport(model), tuple(inputs), names
     raise GenlabError(f"{model.family} has no generator or decoder genlab knows how to export; "

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import GenlabError
-from .explore.grid import figure_png
+from .viz import figure_png, pyplot
 
 GRID_RE = re.compile(r"^(?P<name>.+)-step(?P<step>\d+)\.png$")
 SKIP_KEYS = {"step", "time", "eval", "epoch"}
@@ -161,11 +161,7 @@ def spread(items: list[Any], k: int) -> list[Any]:
 # -- plotting ---------------------------------------------------------------------------------
 def plot_groups(rows: list[dict[str, Any]], groups: "OrderedDict[str, list[str]]", x_key: str = "step") -> bytes:
     """One panel per group of keys against `x_key`; PNG bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     n = len(groups)
     cols = min(3, n)
     nrows = math.ceil(n / cols)

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from .errors import GenlabError
+from .viz import pyplot, save_figure
 
 
 def _as_array(x: Any, name: str) -> torch.Tensor:
@@ -165,10 +166,6 @@ def sequence_scores(real: Any, fake: Any, *, seed: int = 0, disc_steps: int = 20
 def plot_pca_tsne(real: Any, fake: Any, path: str | Path, *, n: int = 1000, seed: int = 0,
                   title: str = "") -> Path:
     """Two panels: PCA (fitted on real) and t-SNE (fitted on both) of real vs synthetic."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
@@ -182,7 +179,7 @@ def plot_pca_tsne(real: Any, fake: Any, path: str | Path, *, n: int = 1000, seed
     both = np.concatenate([r, f])
     tsne = TSNE(n_components=2, perplexity=min(40.0, max(5.0, (2 * k - 1) / 4)), init="pca",
                 max_iter=500, random_state=seed).fit_transform(both)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=90)
+    fig, axes = pyplot().subplots(1, 2, figsize=(9, 4), dpi=90)
     for ax, (a, b), name in ((axes[0], (pr, pf), "PCA"), (axes[1], (tsne[:k], tsne[k:]), "t-SNE")):
         ax.scatter(a[:, 0], a[:, 1], s=6, alpha=0.35, c="tab:red", label="real")
         ax.scatter(b[:, 0], b[:, 1], s=6, alpha=0.35, c="tab:blue", label="synthetic")
@@ -191,11 +188,7 @@ def plot_pca_tsne(real: Any, fake: Any, path: str | Path, *, n: int = 1000, seed
         ax.set_yticks([])
     axes[0].legend(loc="best", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------

@@ -17,8 +17,8 @@ import torch
 
 from ..errors import GenlabError
 from ..registry import EXPLORERS
-from .grid import save_grid
-from .latent import interpolate
+from ..latent import interpolate
+from ..viz import save_grid
 
 
 # -- shared helpers -----------------------------------------------------------------------

@@ -263,14 +263,6 @@ def read_config(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def translation_directions(model: Any) -> list[str] | None:
-    """The directions of a translation family (``translate`` and ``shapes``), else None."""
-    if not (callable(getattr(model, "translate", None)) and callable(getattr(model, "shapes", None))):
-        return None
-    found = getattr(model, "directions", None) or model.data_info.get("directions") or ("AtoB", "BtoA")
-    return [str(d) for d in found]
-
-
 def build_model(meta: dict[str, Any]) -> GenerativeModel:
     from ..registry import FAMILIES
 

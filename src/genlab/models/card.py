@@ -94,7 +94,7 @@ def write_card(directory: Path, model: "GenerativeModel", meta: dict[str, Any],
 
 
 def _write_grid(model: "GenerativeModel", path: Path) -> bool:
-    from ..explore.grid import save_grid
+    from ..viz import save_grid
 
     was_training = model.training
     model.eval()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from ..capabilities import translation_directions
 from ..errors import GenlabError
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 def _exercise(model: "GenerativeModel") -> list[torch.Tensor]:
     """Outputs of what users do with a model: samples, or translations in each direction."""
-    from .base import translation_directions
-
     directions = translation_directions(model)
     if directions:
         gen = torch.Generator().manual_seed(0)

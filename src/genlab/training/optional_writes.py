@@ -71,7 +71,7 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
 
 def save_grid(images: torch.Tensor, path: Path) -> None:
     """A sample grid PNG, whole or not at all."""
-    from ..explore.grid import save_grid as _save
+    from ..viz import save_grid as _save
     from ..io import atomic_path
 
     path.parent.mkdir(parents=True, exist_ok=True)

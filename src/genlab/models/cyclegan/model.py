@@ -258,6 +258,11 @@ class CycleGAN(GenerativeModel):
         return logs
 
     # -- translation --------------------------------------------------------------------
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions `translate` takes (`genlab.capabilities.Translator`)."""
+        return tuple(self.data_info.get("directions") or ("AtoB", "BtoA"))
+
     def shapes(self, direction: str) -> tuple[nn.Module, tuple[int, ...], tuple[int, ...]]:
         direction = parse_direction(direction)
         if direction == "AtoB":

@@ -144,7 +144,7 @@ class InfoGAN(AdversarialModel):
     @torch.no_grad()
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Random samples, and for a categorical c1 a square grid: rows share noise, columns are c1's categories."""
-        from ...explore.latent import traversal_latents
+        from ...latent import traversal_latents
 
         out = super().preview(n, batch)
         if self.config.categorical and self.config.categorical[0] <= 16:

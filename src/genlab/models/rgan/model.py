@@ -114,7 +114,7 @@ class RGAN(AdversarialModel):
 
     @torch.no_grad()
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        from ...explore.sequences import render_series
+        from ...viz import render_series
 
         k = min(4, n)
         fake = self.sample(k, seed=0)["sequences"]

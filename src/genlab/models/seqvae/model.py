@@ -229,7 +229,7 @@ class SeqVAE(GenerativeModel):
 
     @torch.no_grad()
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        from ...explore.sequences import render_series, render_text
+        from ...viz import render_series, render_text
 
         if self.tokens:
             k = min(n, 24)
