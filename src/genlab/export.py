@@ -35,6 +35,7 @@ from torch import nn
 from .errors import GenlabError
 from .capabilities import DecoderNetwork, Exportable, SamplingNetwork, translation_directions
 from .models.base import GenerativeModel
+from .modes import evaluating
 
 TOLERANCE = 1e-4
 OPSET = 18
@@ -191,9 +192,7 @@ def export_onnx(model: GenerativeModel, out: str | Path, direction: str | None =
 
     check_writable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         module, inputs, names = export_module(model, direction=direction)
         module.eval()
         _export(module, inputs, names, out)
@@ -201,8 +200,6 @@ def export_onnx(model: GenerativeModel, out: str | Path, direction: str | None =
         # a batch of another size exercises the dynamic batch axis
         check_inputs = export_module(model, direction=direction, n=check_batch, seed=1)[1]
         diff, output_shape = check_onnx(out, module, check_inputs, names)
-    finally:
-        model.train(was_training)
     if not diff <= tolerance:
         raise GenlabError(f"ONNX output differs from PyTorch by {diff:.3g} > {tolerance:g}; "
                           f"the graph did not export faithfully, report this family")

@@ -38,6 +38,7 @@ from torch import nn
 
 from .errors import MetricsError
 from .registry import Registry
+from ..modes import evaluating
 
 # --------------------------------------------------------------------- network
 
@@ -206,19 +207,15 @@ class FeatureExtractor(nn.Module):
             raise MetricsError(f"images must be a tensor or array, got {type(images).__name__}")
         if len(images) == 0:
             raise MetricsError("no images to extract features from")
-        was_training = self.training
-        self.eval().to(device)
-        feats: list[torch.Tensor] = []
-        logits: list[torch.Tensor] = []
-        try:
+        with evaluating(self.to(device)):
+            feats: list[torch.Tensor] = []
+            logits: list[torch.Tensor] = []
             for start in range(0, len(images), batch_size):
                 batch = images[start : start + batch_size].to(device)
                 f, lg = self(batch)
                 feats.append(f.reshape(len(f), -1).float().cpu())
                 if lg is not None:
                     logits.append(lg.reshape(len(lg), -1).float().cpu())
-        finally:
-            self.train(was_training)
         return Features(torch.cat(feats), torch.cat(logits) if logits else None)
 
 

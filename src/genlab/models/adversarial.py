@@ -25,6 +25,7 @@ from ..losses import get_loss, gradient_penalty, r1_penalty
 from ..nn.augment import diff_augment, parse_policy
 from ..registry import LOSSES
 from .base import GenerativeModel
+from ..modes import evaluating, frozen
 
 
 @dataclass
@@ -51,11 +52,6 @@ class GANConfig:
 
             raise ConfigError(f"bad value {self.loss!r} for 'loss': valid objectives are {', '.join(LOSSES.names())}")
         parse_policy(self.diffaugment)
-
-
-def set_requires_grad(module: nn.Module, flag: bool) -> None:
-    for p in module.parameters():
-        p.requires_grad_(flag)
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
@@ -102,7 +98,7 @@ class AdversarialModel(GenerativeModel):
         """Call at the end of a subclass' __init__ once the generator exists."""
         if self.config.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator)
-            set_requires_grad(self.generator_ema, False)
+            self.generator_ema.requires_grad_(False)
 
     # -- hooks for subclasses -----------------------------------------------------------
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
@@ -166,7 +162,6 @@ class AdversarialModel(GenerativeModel):
         logs: dict[str, torch.Tensor] = {}
 
         # discriminator phase
-        set_requires_grad(self.discriminator, True)
         z = self.latent(n)
         fake_labels = self.check_labels(None, n) if self.conditional else None
         fake = self.generate(z, fake_labels)
@@ -198,14 +193,13 @@ class AdversarialModel(GenerativeModel):
             self.optimize(loss_d, opt_d)
 
         # generator phase: D's weights need no gradients here
-        set_requires_grad(self.discriminator, False)
-        d_fake_g = self.discriminate(self.augment(fake), fake_labels)
-        loss_g = self.objective.g_loss(d_fake_g)
-        extra = self.extra_generator_loss(z, fake, fake_labels, logs)
-        if extra is not None:
-            loss_g = loss_g + extra
-        self.optimize(loss_g, opt_g)
-        set_requires_grad(self.discriminator, True)
+        with frozen(self.discriminator):
+            d_fake_g = self.discriminate(self.augment(fake), fake_labels)
+            loss_g = self.objective.g_loss(d_fake_g)
+            extra = self.extra_generator_loss(z, fake, fake_labels, logs)
+            if extra is not None:
+                loss_g = loss_g + extra
+            self.optimize(loss_g, opt_g)
         if c.ema > 0:
             self.update_ema()
 
@@ -235,19 +229,17 @@ class AdversarialModel(GenerativeModel):
                      z: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Run the sampling generator (EMA weights when on) over `n` latents in batches,
         in eval mode; returns its raw outputs on the CPU and the labels used."""
-        was_training = self.training
-        self.eval()
-        gen = self.make_generator(seed)
-        labels = self.check_labels(labels, n, gen)
-        if z is None:
-            z = self.latent(n, gen)
-        z = z.to(self.device)
-        net = self.sampling_generator()
-        chunks = []
-        for i in range(0, n, batch_size):
-            y = labels[i:i + batch_size] if labels is not None else None
-            chunks.append(self.generate(z[i:i + batch_size], y, net=net).float().cpu())
-        self.train(was_training)
+        with evaluating(self):
+            gen = self.make_generator(seed)
+            labels = self.check_labels(labels, n, gen)
+            if z is None:
+                z = self.latent(n, gen)
+            z = z.to(self.device)
+            net = self.sampling_generator()
+            chunks = []
+            for i in range(0, n, batch_size):
+                y = labels[i:i + batch_size] if labels is not None else None
+                chunks.append(self.generate(z[i:i + batch_size], y, net=net).float().cpu())
         return torch.cat(chunks), (labels.cpu() if labels is not None else None)
 
     @torch.no_grad()

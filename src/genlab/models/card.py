@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import yaml
+from ..modes import evaluating
 
 if TYPE_CHECKING:
     from .base import GenerativeModel
@@ -96,13 +97,9 @@ def write_card(directory: Path, model: "GenerativeModel", meta: dict[str, Any],
 def _write_grid(model: "GenerativeModel", path: Path) -> bool:
     from ..viz import save_grid
 
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             images = model.preview(GRID_SIZE, None)
-    finally:
-        model.train(was_training)
     if not images:
         return False
     save_grid(next(iter(images.values())), path)

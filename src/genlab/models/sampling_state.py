@@ -21,6 +21,7 @@ from torch import nn
 
 from ..capabilities import translation_directions
 from ..errors import GenlabError
+from ..modes import evaluating
 
 if TYPE_CHECKING:
     from .base import GenerativeModel
@@ -54,17 +55,13 @@ def _used_modules(model: "GenerativeModel") -> set[int]:
 
 def sampling_state_dict(model: "GenerativeModel") -> dict[str, torch.Tensor]:
     """The subset of `model.state_dict()` that sampling reads (checked: see the module doc)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             ran = _used_modules(model)
             owners = {name: id(m) for name, m in model.named_modules(remove_duplicate=False)}
             state = model.state_dict()
             kept = {k: v for k, v in state.items() if "." not in k or owners.get(k.rsplit(".", 1)[0]) in ran}
             _check_sampling_state(model, kept)
-    finally:
-        model.train(was_training)
     if len(kept) == len(state):
         return state
     return kept

@@ -31,6 +31,7 @@ from ...registry import FAMILIES
 from ..adversarial import adam
 from ..base import GenerativeModel
 from .config import SeqVAEConfig
+from ...modes import evaluating
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -184,17 +185,15 @@ class SeqVAE(GenerativeModel):
     def sample(self, n: int, *, seed: int | None = None, labels: Any = None, batch_size: int = 500,
                z: torch.Tensor | None = None, scaled: bool = False) -> dict[str, torch.Tensor]:
         self.check_labels(labels, n)
-        was_training = self.training
-        self.eval()
-        gen = self.make_generator(seed)
-        if z is None:
-            z = self.latent(n, gen)
-        z = z.to(self.device)
-        chunks = []
-        for i in range(0, n, batch_size):
-            zi = z[i:i + batch_size]
-            chunks.append((self._generate_tokens(zi, gen) if self.tokens else self._generate_series(zi)).cpu())
-        self.train(was_training)
+        with evaluating(self):
+            gen = self.make_generator(seed)
+            if z is None:
+                z = self.latent(n, gen)
+            z = z.to(self.device)
+            chunks = []
+            for i in range(0, n, batch_size):
+                zi = z[i:i + batch_size]
+                chunks.append((self._generate_tokens(zi, gen) if self.tokens else self._generate_series(zi)).cpu())
         x = torch.cat(chunks)
         if self.tokens:
             ends = (x == self.eos) | (x == self.pad)
@@ -219,12 +218,10 @@ class SeqVAE(GenerativeModel):
     @torch.no_grad()
     def reconstruct(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Decode the posterior means of a batch (characters are sampled with seed 0)."""
-        was_training = self.training
-        self.eval()
-        batch = {k: v.to(self.device) for k, v in batch.items()}
-        mu, _ = self.encode(batch["x"], batch.get("length"))
-        out = self._generate_tokens(mu, self.make_generator(0)) if self.tokens else self._generate_series(mu)
-        self.train(was_training)
+        with evaluating(self):
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            mu, _ = self.encode(batch["x"], batch.get("length"))
+            out = self._generate_tokens(mu, self.make_generator(0)) if self.tokens else self._generate_series(mu)
         return out.cpu()
 
     @torch.no_grad()
@@ -245,13 +242,11 @@ class SeqVAE(GenerativeModel):
     @torch.no_grad()
     def heldout_elbo(self, data: Any, n: int = 2000, seed: int = 0) -> dict[str, float]:
         """Mean ELBO terms on up to `n` held-out items (nats per item)."""
-        was_training = self.training
-        self.eval()
-        tensors = {k: v[:n].to(self.device) for k, v in data.tensors.items()}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            ll, kl = self.forward_elbo(tensors)
-        self.train(was_training)
+        with evaluating(self):
+            tensors = {k: v[:n].to(self.device) for k, v in data.tensors.items()}
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                ll, kl = self.forward_elbo(tensors)
         out = {"heldout_rec": float(-ll.mean()), "heldout_kl": float(kl.mean()),
                "heldout_elbo": float((ll - kl).mean())}
         if self.tokens:
