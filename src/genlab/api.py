@@ -14,6 +14,8 @@ from .config import build, field_names, load_file
 from .errors import ConfigError, GenlabError
 from .models.base import GenerativeModel
 from .registry import FAMILIES
+from .training.config import check_precision
+from .training.trainer import pick_device
 
 
 def families() -> list[str]:
@@ -120,6 +122,7 @@ def prepare_run(family: str | None, *, config_file: str | None = None, **options
     if train_config.limit is not None:
         data = data.subset(train_config.limit)
     model = build_checked(cls, model_config, data.info)
+    check_precision(model, train_config, pick_device(train_config.device))  # before any training work
     return model, data, train_config
 
 
@@ -168,7 +171,7 @@ def train(family: str | None, data: str | None = None, *, out: str | Path | None
     run_dir = Path(out) if out else default_run_dir(model.family, train_config.data)
     callbacks = list(callbacks or [])
     if train_config.eval_every:
-        from .evaluation import PeriodicEval
+        from .training.periodic_eval import PeriodicEval
 
         periodic = PeriodicEval(train_config.eval_every, train_config.eval_n, train_config.eval_metrics,
                                 train_config.best_metric)

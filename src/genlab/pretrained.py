@@ -17,20 +17,14 @@ from typing import Any
 
 from .errors import GenlabError
 from .models.base import GenerativeModel
+from .training.rundir import RunDir
 
 
 def run_evaluations(run_dir: Path) -> list[dict[str, Any]]:
     """Metrics of a run's evaluations, from its metrics.jsonl (empty if it has none)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
     latest_eval: dict[str, Any] | None = None
     periodic: dict[str, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for row in RunDir(run_dir).rows():
         if isinstance(row.get("eval"), dict):
             latest_eval = row
         for key, value in row.items():

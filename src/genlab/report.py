@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import GenlabError
+from .training.rundir import RunDir, read_jsonl
 from .viz import figure_png, pyplot
 
 GRID_RE = re.compile(r"^(?P<name>.+)-step(?P<step>\d+)\.png$")
@@ -42,26 +43,6 @@ def find_run_dir(path: str | Path) -> Path:
         return path.parent.parent
     raise GenlabError(f"{path} holds no metrics.jsonl, samples/ or checkpoints/; pass a run folder made by "
                       f"genlab train")
-
-
-def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """(rows that parse as JSON objects, number of lines skipped)."""
-    rows, bad = [], 0
-    if not path.is_file():
-        return rows, bad
-    for line in path.read_text(errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            bad += 1
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-        else:
-            bad += 1
-    return rows, bad
 
 
 def read_config(run: Path) -> dict[str, Any]:
@@ -248,7 +229,7 @@ def build_report(run: str | Path, out: str | Path | None = None,
     run = find_run_dir(run)
     out = output_path(out, run)
     meta = read_config(run)
-    metrics, bad = read_jsonl(run / "metrics.jsonl")
+    metrics, bad = RunDir(run).read()
     family = meta.get("family", "?")
     title = f"genlab report: {family} — {run.name}"
     parts = [f"<h1>{html.escape(title)}</h1>"]

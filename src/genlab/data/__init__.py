@@ -17,6 +17,7 @@ from ..errors import DataError
 from ..registry import DATASETS
 from .base import BatchIterator, TensorData
 from .images import ImageData, load_folder
+from .sequences import reload_source
 
 for _mod in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_mod.name}")
@@ -125,3 +126,13 @@ def load_images(name: str, split: str = "train", root: str | None = None, **opti
 
 __all__ = ["BatchIterator", "ImageData", "TensorData", "check_kind", "load_dataset", "load_folder", "load_images",
            "spec_for_kinds", "split_spec"]
+
+
+def heldout_data(info: dict[str, Any], split: str, root: str | None = None) -> TensorData:
+    """The data a model was trained on (its saved data description), another split, prepared the same way."""
+    if info.get("source"):  # sequence data keeps its loader and options
+        return reload_source(info, split)
+    opts = {}
+    if info.get("kind", "image") == "image" and info.get("shape"):
+        opts["image_size"] = int(info["shape"][-1])
+    return load_dataset(info["dataset"], root=root, split=split, **opts)

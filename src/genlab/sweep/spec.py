@@ -205,7 +205,7 @@ def _settings(spec: SweepSpec) -> dict[str, Any]:
 def check_run(spec: SweepSpec, evals: int = DEFAULT_EVALS) -> None:
     """Load the data, build the model, check the metric and cache its reference statistics."""
     from ..api import prepare_run
-    from ..evaluation import heldout_data
+    from ..data import heldout_data
 
     model, data, train_config = prepare_run(spec.family, data=spec.data, **spec.budget, **spec.fixed)
     if not spec.eval_every:  # an epochs budget: evaluations spread over the steps it gives

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GenlabError
-from ..evaluation import PeriodicEval, heldout_data
+from ..data import heldout_data
+from ..training.periodic_eval import PeriodicEval
+from ..training.rundir import RunDir
 from . import metric as metrics
 from .spec import SweepSpec, extractor_name
 from .study import HEARTBEAT_EVERY_S, SweepStudy
@@ -79,8 +81,7 @@ class TrialEval(PeriodicEval):
         if self.last is None or self.last[0] != step:
             values = self.measure(self.trainer)
             self.last = (step, float(values[self.spec.metric]))
-            with open(self.trainer.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps({"step": step, "time": time.time(), "eval": values, "n": self.n}) + "\n")
+            RunDir(self.trainer.run_dir).append({"step": step, "time": time.time(), "eval": values, "n": self.n})
         return self.last[1]
 
 
