@@ -1,12 +1,18 @@
 """The architecture's promises, checked on real models: capabilities are
 protocols (the web page decodes seqvae text through `decode_text`, converts an
-upload per translation direction), and a failed call leaves a model's mode as
-it was (`evaluating`, `frozen`)."""
+upload per translation direction), a failed call leaves a model's mode as
+it was (`evaluating`, `frozen`), and a checkpoint written by genlab 0.1.0
+(tests/fixtures) loads after an option is renamed (config version + migrate)."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
+import json
+import shutil
+import typing
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,3 +103,67 @@ def test_evaluating_and_frozen_restore_on_error():
         assert not any(p.requires_grad for p in net.parameters())
         raise RuntimeError("boom")
     assert net[0].weight.requires_grad and not net[0].bias.requires_grad
+
+
+# -- old checkpoints ---------------------------------------------------------------------------
+FIXTURE = Path(__file__).parent / "fixtures" / "gan-0.1.0"  # written by genlab 0.1.0 (fixtures/make_fixtures.py)
+
+
+def renamed_gan():
+    """The gan family as a later release might ship it: option `dropout` renamed `d_dropout`
+    (config version 2), with the migration that upgrades version-1 configs."""
+    from genlab.models.gan.config import GANFamilyConfig
+    from genlab.models.gan.model import GAN
+
+    fields, hints = [], typing.get_type_hints(GANFamilyConfig)
+    for f in dataclasses.fields(GANFamilyConfig):
+        default = {"default_factory": f.default_factory} if f.default is dataclasses.MISSING else {"default": f.default}
+        fields.append(("d_dropout" if f.name == "dropout" else f.name, hints[f.name],
+                       dataclasses.field(metadata=f.metadata, **default)))
+    config_v2 = dataclasses.make_dataclass("GANConfigV2", fields)
+
+    class RenamedGAN(GAN):
+        Config = config_v2
+        config_version = 2
+
+        def __init__(self, config, data_info):
+            values = {("dropout" if k == "d_dropout" else k): v for k, v in dataclasses.asdict(config).items()}
+            super().__init__(GANFamilyConfig(**values), data_info)
+            self.config = config
+
+        @classmethod
+        def migrate(cls, config, version):
+            if version < 2:
+                config["d_dropout"] = config.pop("dropout")
+            return config
+
+    return RenamedGAN
+
+
+def test_release_checkpoint_loads_after_an_option_is_renamed(monkeypatch, capsys):
+    before = genlab.load(FIXTURE)
+    assert "config_version" not in json.loads((FIXTURE / "config.json").read_text())  # as 0.1.0 wrote it
+    expected = before.sample(6, seed=3)["images"]
+    monkeypatch.setitem(FAMILIES._items, "gan", renamed_gan())
+    after = genlab.load(FIXTURE)
+    assert type(after).config_version == 2 and after.config.d_dropout == 0.25
+    assert not hasattr(after.config, "dropout")
+    assert torch.equal(after.sample(6, seed=3)["images"], expected)
+    assert "warning" not in capsys.readouterr().err
+    assert after.describe()["config_version"] == 2 and "d_dropout" in after.describe()["config"]
+
+
+def test_unknown_and_newer_config_keys(tmp_path, capsys):
+    folder = tmp_path / "old"
+    shutil.copytree(FIXTURE, folder)
+    meta = json.loads((folder / "config.json").read_text())
+    meta["config"]["removed_option"] = 7
+    (folder / "config.json").write_text(json.dumps(meta))
+    model = genlab.load(folder)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "removed_option" in err[0] and "ignoring" in err[0]
+    assert model.config.dropout == 0.25
+    meta["config_version"] = 99
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(GenlabError, match="newer than this genlab"):
+        genlab.load(folder)

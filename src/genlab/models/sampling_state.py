@@ -14,6 +14,7 @@ samples as the full model, or saving stops with an error.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -68,9 +69,7 @@ def sampling_state_dict(model: "GenerativeModel") -> dict[str, torch.Tensor]:
 
 
 def _check_sampling_state(model: "GenerativeModel", kept: dict[str, torch.Tensor]) -> None:
-    from .base import build_model
-
-    fresh = build_model(model.describe())
+    fresh = type(model)(copy.deepcopy(model.config), dict(model.data_info))
     fresh.load_state_dict(kept, strict=False)
     fresh.to(model.device).eval()
     for want, got in zip(_exercise(model), _exercise(fresh)):

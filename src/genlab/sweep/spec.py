@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from ..config import build, field_names, load_file, parse_flags, to_dict
 from ..errors import ConfigError, GenlabError
 from ..registry import FAMILIES

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from ..config import to_dict
 from ..data.base import BatchIterator, TensorData
 from ..errors import CheckpointError, GenlabError
-from ..models.base import GenerativeModel, read_config
+from ..models.base import GenerativeModel, read_config, upgrade_config
 from ..serialization import write_json
 from . import checkpoint as ckpt
 from . import distributed as dist
@@ -260,7 +260,8 @@ class Trainer:
             last = ckpt.latest_valid(self.run_dir)
             if last is None:
                 raise CheckpointError(f"nothing to resume in {self.run_dir}: no valid checkpoint; drop --resume")
-            self._check_resumable(read_config(last))
+            saved = read_config(last)
+            self._check_resumable({**saved, "config": upgrade_config(type(self.model), saved, last)})
             self.step = self.guard.restore(self.model, iterator, last)
             if self.is_main:
                 self.rundir.trim(self.step)  # rows a killed run wrote after this checkpoint
