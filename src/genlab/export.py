@@ -32,8 +32,11 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .errors import GenlabError
 from .capabilities import DecoderNetwork, Exportable, SamplingNetwork, translation_directions
+from .data.sequences import ToUnits
+from .errors import GenlabError
+from .extras import require
+from .io import check_writable
 from .models.base import GenerativeModel
 from .modes import evaluating
 
@@ -63,7 +66,6 @@ class SequenceGeneratorExport(nn.Module):
 
     def __init__(self, model: GenerativeModel):
         super().__init__()
-        from .data.sequences import ToUnits
 
         self.model = model
         self.to_units = ToUnits(model.data_info, model.device)
@@ -159,8 +161,6 @@ def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...], names: Sequence
 def check_onnx(path: str | Path, module: nn.Module, inputs: tuple[torch.Tensor, ...],
                names: Sequence[str]) -> tuple[float, list[int]]:
     """(max |onnxruntime - PyTorch| on `inputs`, output shape)."""
-    from .extras import require
-
     _, ort, _ = require("export", "checking an ONNX export")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -182,13 +182,10 @@ def export_onnx(model: GenerativeModel, out: str | Path, direction: str | None =
     Returns ``{"path", "inputs", "input_shapes", "output", "output_shape", "max_abs_diff"}``; raises
     `GenlabError` if onnxruntime's outputs differ from PyTorch's by more than `tolerance`.
     """
-    from .extras import require
-
     require("export", "ONNX export")
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise GenlabError(f"--out {out} should end in .onnx")
-    from .io import check_writable
 
     check_writable(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .api import load
 from .errors import GenlabError
 from .models.base import GenerativeModel
+from .training.checkpoint import resolve
 from .training.rundir import RunDir
 
 
@@ -53,9 +55,6 @@ def _run_dir_of(path: Path, checkpoint: Path) -> Path:
 def export_pretrained(run: str | Path, out: str | Path, generator_only: bool = False,
                       device: str = "cpu") -> tuple[GenerativeModel, Path]:
     """Write `run`'s newest good checkpoint to the new folder `out` as a pretrained folder with a card."""
-    from .api import load
-    from .training.checkpoint import resolve
-
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GenlabError(f"--out {out} already exists and is not an empty folder; choose a new folder")

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data.sequences import read_words, reload_source
 from .errors import GenlabError
 from .viz import pyplot, save_figure
 
@@ -166,8 +167,8 @@ def sequence_scores(real: Any, fake: Any, *, seed: int = 0, disc_steps: int = 20
 def plot_pca_tsne(real: Any, fake: Any, path: str | Path, *, n: int = 1000, seed: int = 0,
                   title: str = "") -> Path:
     """Two panels: PCA (fitted on real) and t-SNE (fitted on both) of real vs synthetic."""
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
+    from sklearn.decomposition import PCA  # noqa: PLC0415
+    from sklearn.manifold import TSNE  # noqa: PLC0415
 
     real, fake = _as_array(real, "real"), _as_array(fake, "fake")
     rng = np.random.default_rng(seed)
@@ -257,8 +258,6 @@ def evaluate_sequences(model: Any, data: Any, n: int | None = None, seed: int = 
 
 def evaluate_words(model: Any, data: Any, n: int | None = None, seed: int = 0) -> dict[str, float]:
     """Sample `n` words (default 2000) and compare them with the training and held-out words."""
-    from .data.sequences import read_words, reload_source
-
     n = int(n or 2000)
     samples = model.decode_text(model.sample(n, seed=seed)["tokens"])
     heldout = data.words()

@@ -4,8 +4,8 @@ series and text rendering, real-vs-generated plots.
 They sit at the bottom of the package (next to io.py), so a family that draws
 its own preview (a series plot, an InfoGAN traversal) or the Trainer writing a
 grid never reaches up into the exploration layer. matplotlib is imported
-where a figure is drawn: it is heavy (about half a second), and most commands
-never draw one.
+where a figure is drawn and torchvision where a grid is made: they are heavy
+(about half a second, and seconds), and most commands never draw one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torchvision.utils import save_image
 
 
 def pyplot() -> Any:
@@ -55,8 +54,17 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     return path
 
 
+def make_grid(images: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+    """torchvision's `make_grid` (torchvision is imported on first use: it costs seconds)."""
+    from torchvision.utils import make_grid as grid  # noqa: PLC0415  (heavy: pulls in torch._dynamo)
+
+    return grid(images, **kwargs)
+
+
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, padding: int = 2) -> Path:
     """Write N x C x H x W images in [0, 1] (or one C x H x W image) as a PNG grid."""
+    from torchvision.utils import save_image  # noqa: PLC0415  (heavy: pulls in torch._dynamo)
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     images = images.detach().float().cpu()

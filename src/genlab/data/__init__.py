@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,6 @@ def spec_for_kinds(spec: str, kinds: tuple[str, ...]) -> str:
     if name == "folder" and colon and "unpaired-image" in kinds and "image" not in kinds:
         base = Path(path).expanduser()
         if (base / "trainA").is_dir() and (base / "trainB").is_dir():
-            import sys
-
             print(f"genlab: {spec} has the trainA/ trainB/ layout; reading it as unpaired:{path}", file=sys.stderr)
             return f"unpaired:{path}"
     return spec

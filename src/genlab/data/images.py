@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from PIL import Image
 
 from ..errors import DataError, GenlabError
 from ..io import GREY_MODES, UNREADABLE, ImageTooLarge, open_image, read_pil
+from ..memory import available_memory
 from ..registry import DATASETS
 from .base import TensorData
 
@@ -151,9 +154,7 @@ def _mnist_like(name: str, tv_name: str, debian_name: str, install_hint: str, cl
 
 def _try_download(tv_name: str, root: str | None, split: str) -> None:
     """Fetch through torchvision when online; failures fall through to the hint."""
-    import socket
-
-    import torchvision.datasets as tvd
+    import torchvision.datasets as tvd  # noqa: PLC0415  (heavy: pulls in torch._dynamo)
 
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(15)
@@ -182,10 +183,10 @@ def mnist(root: str | None = None, split: str = "train", image_size: int | None 
 
 @DATASETS.register("cifar10")
 def cifar10(root: str | None = None, split: str = "train", image_size: int | None = None) -> ImageData:
-    import torchvision.datasets as tvd
-
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r} for cifar10; valid splits: train, test")
+    import torchvision.datasets as tvd  # noqa: PLC0415  (heavy: pulls in torch._dynamo)
+
     last_err = None
     for r in data_roots(root):
         if (r / "cifar-10-batches-py").is_dir():
@@ -215,7 +216,7 @@ def cifar10(root: str | None = None, split: str = "train", image_size: int | Non
 @DATASETS.register("digits")
 def digits(root: str | None = None, split: str = "train", image_size: int | None = None) -> ImageData:
     """scikit-learn's bundled 8x8 digits (1,797 images; offline). Test split: every 5th image."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # noqa: PLC0415
 
     d = load_digits()
     images = torch.from_numpy((d.images * (255.0 / 16.0)).round().astype(np.uint8)).unsqueeze(1)
@@ -353,15 +354,11 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
         raise DataError(f"{len(bad)} file(s) in {str(root)!r} are not readable images (first: {bad[0].name}); "
                         f"remove them or drop --strict-data to skip them")
     if bad:
-        import sys
-
         print(f"genlab: skipped {len(bad)} unreadable file(s) in {root} (first: {bad[0].name})"
               + (f"; {len(too_large)} over the pixel limit" if too_large else ""), file=sys.stderr)
     if not len(array):
         raise DataError(f"folder {str(root)!r} holds no readable images; put .png or .jpg files in it")
     if len(sizes) > 1 and chosen_size:
-        import sys
-
         print(f"genlab: images in {root} have {len(sizes)} sizes; centre-cropped and resized all to "
               f"{image_size}x{image_size} (set --image-size to choose)", file=sys.stderr)
     images = torch.from_numpy(array)
@@ -374,8 +371,6 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
 
 def _check_fits(n: int, channels: int, size: int, root: Path) -> None:
     """Refuse, before decoding, a folder whose images would not fit in memory at `size`."""
-    from ..memory import available_memory
-
     need = n * channels * size * size
     free = available_memory()
     if free is not None and need > free // 2:

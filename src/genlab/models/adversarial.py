@@ -7,7 +7,7 @@ chosen by name (`loss`, see `genlab.losses`); the step takes care of the
 discriminator steps per generator step, the gradient penalty the objective
 asks for, the R1 penalty, differentiable augmentation of D's inputs
 (DiffAugment) and the generator's exponential moving average. Every GAN
-family gets a mode-collapse monitor (`genlab.training.diversity`) as a
+family gets a mode-collapse monitor (`genlab.models.diversity`) as a
 Trainer callback.
 """
 
@@ -19,13 +19,16 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils.parametrize import is_parametrized
 
 from ..config import option
-from ..losses import get_loss, gradient_penalty, r1_penalty
-from ..nn.augment import diff_augment, parse_policy
-from ..registry import LOSSES
-from .base import GenerativeModel
+from ..errors import ConfigError
+from ..losses import check_loss, get_loss, gradient_penalty, r1_penalty
 from ..modes import evaluating, frozen
+from ..nn.augment import diff_augment, parse_policy
+from .base import GenerativeModel
+from .diversity import DiversityMonitor
 
 
 @dataclass
@@ -47,31 +50,16 @@ class GANConfig:
                                                "fraction of the data's (0 = no monitor)", min=0, max=1)
 
     def validate(self) -> None:
-        if self.loss not in LOSSES:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"bad value {self.loss!r} for 'loss': valid objectives are {', '.join(LOSSES.names())}")
+        check_loss(self.loss)
         parse_policy(self.diffaugment)
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectrally normalise every linear, convolution and embedding layer of `module` in place."""
-    from torch.nn.utils.parametrizations import spectral_norm
-    from torch.nn.utils.parametrize import is_parametrized
-
     for m in list(module.modules()):
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)) and not is_parametrized(m, "weight"):
             spectral_norm(m)
     return module
-
-
-def adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    """Adam, fused into one kernel where this PyTorch and device allow it."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
 class AdversarialModel(GenerativeModel):
@@ -85,8 +73,6 @@ class AdversarialModel(GenerativeModel):
         self.objective = get_loss(config.loss)
         self.augment_policy = parse_policy(getattr(config, "diffaugment", ""))
         if self.augment_policy and data_info.get("kind", "image") != "image":
-            from ..errors import ConfigError
-
             raise ConfigError(f"--diffaugment augments images, but {self.family!r} trains on "
                               f"{data_info.get('kind')} data here; drop --diffaugment")
 
@@ -131,12 +117,10 @@ class AdversarialModel(GenerativeModel):
         return diff_augment(x, self.augment_policy) if self.augment_policy else x
 
     def callbacks(self) -> list[Any]:
-        """A mode-collapse monitor (see `genlab.training.diversity`) unless switched off."""
+        """A mode-collapse monitor (see `genlab.models.diversity`) unless switched off."""
         threshold = getattr(self.config, "collapse_warning", 0.0)
         if not threshold:
             return []
-        from ..training.diversity import DiversityMonitor
-
         return [DiversityMonitor(threshold=threshold)]
 
     # -- training -----------------------------------------------------------------------

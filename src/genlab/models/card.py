@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import yaml
+
 from ..modes import evaluating
+from ..viz import save_grid
 
 if TYPE_CHECKING:
     from .base import GenerativeModel
@@ -95,8 +97,6 @@ def write_card(directory: Path, model: "GenerativeModel", meta: dict[str, Any],
 
 
 def _write_grid(model: "GenerativeModel", path: Path) -> bool:
-    from ..viz import save_grid
-
     with evaluating(model):
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             images = model.preview(GRID_SIZE, None)

@@ -24,20 +24,19 @@ Families plug in through the capabilities of `genlab.capabilities`:
   or ``data_info["vocab"]`` turns tokens into text).
 """
 
+from ..extras import require
 from .session import ModelSession
 
 __all__ = ["ModelSession", "create_app", "serve"]
 
 
 def _need_server_deps():
-    from ..extras import require
-
     require("serve", "genlab serve")
 
 
 def create_app(session: ModelSession, hosts: list[str] | None = None):
     _need_server_deps()
-    from .app import create_app as _create
+    from .app import create_app as _create  # noqa: PLC0415  (app.py imports the optional serve extra)
 
     return _create(session, hosts)
 
@@ -45,6 +44,6 @@ def create_app(session: ModelSession, hosts: list[str] | None = None):
 def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
           allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
     _need_server_deps()
-    from .app import serve as _serve
+    from .app import serve as _serve  # noqa: PLC0415  (app.py imports the optional serve extra)
 
     _serve(run, host=host, port=port, device=device, allow_hosts=allow_hosts)

@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 import torch
+from PIL import Image
 
 from ..capabilities import CodedLatents, LatentControls, LatentModel, TextDecoder, translation_directions
 from ..data.sequences import decode_tokens
@@ -22,7 +23,7 @@ from ..errors import GenlabError
 from ..io import ImageTooLarge, read_image
 from ..latent import interpolate
 from ..models.base import GenerativeModel
-from ..viz import figure_png, pyplot
+from ..viz import figure_png, make_grid, pyplot
 
 #: latent dimensions given a slider when the family does not say otherwise
 DEFAULT_SLIDERS = 8
@@ -38,9 +39,6 @@ def png_data_url(data: bytes) -> str:
 
 def grid_png(images: torch.Tensor, nrow: int | None = None) -> bytes:
     """N x C x H x W images in [0, 1] -> PNG bytes of a grid (one image: itself)."""
-    from PIL import Image
-    from torchvision.utils import make_grid
-
     images = images.detach().float().cpu().clamp(0, 1)
     if images.shape[0] == 1:
         grid = images[0]

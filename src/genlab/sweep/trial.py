@@ -16,11 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import GenlabError
+from ..api import train
 from ..data import heldout_data
+from ..errors import GenlabError
 from ..training.periodic_eval import PeriodicEval
 from ..training.rundir import RunDir
 from . import metric as metrics
+from .space import suggest_all
 from .spec import SweepSpec, extractor_name
 from .study import HEARTBEAT_EVERY_S, SweepStudy
 
@@ -93,10 +95,7 @@ def run_trial(study: SweepStudy, trial: Any, sweep_dir: Path, tag: str = "") -> 
     """Train trial `trial`; returns "complete", "pruned", "failed" (a one-line error, e.g.
     divergence) or "crashed" (an unexpected exception). Raises KeyboardInterrupt
     (after putting the trial back in the queue) when training was interrupted."""
-    from optuna.trial import TrialState
-
-    from ..api import train
-    from .space import suggest_all
+    from optuna.trial import TrialState  # noqa: PLC0415
 
     spec = study.spec
     params = suggest_all(trial, spec.space)
@@ -136,7 +135,7 @@ def run_trial(study: SweepStudy, trial: Any, sweep_dir: Path, tag: str = "") -> 
 
 
 def _fail(study: SweepStudy, trial: Any, head: str, reason: str) -> str:
-    from optuna.trial import TrialState
+    from optuna.trial import TrialState  # noqa: PLC0415
 
     line = reason.strip().splitlines()[0] if reason.strip() else "unknown error"
     trial.set_user_attr("error", line)

@@ -9,7 +9,7 @@ import torch
 
 from .. import metrics as M
 from ..errors import GenlabError
-from .callbacks import Callback
+from ..models.callbacks import Callback
 
 
 class PeriodicEval(Callback):

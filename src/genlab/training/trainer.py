@@ -27,18 +27,18 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from torchvision.utils import make_grid
 from tqdm.auto import tqdm
 
 from ..config import to_dict
 from ..data.base import BatchIterator, TensorData
 from ..errors import CheckpointError, GenlabError
 from ..models.base import GenerativeModel, read_config, upgrade_config
+from ..models.callbacks import Callback
 from ..serialization import write_json
+from ..viz import make_grid
 from . import checkpoint as ckpt
 from . import distributed as dist
 from .allocator import keep_freed_memory
-from .callbacks import Callback
 from .config import RESUMABLE_KEYS, TrainConfig, check_precision, train_command
 from .guard import Guard, snapshot
 from .optional_writes import OptionalWrites, save_grid

@@ -37,13 +37,14 @@ from torch import nn
 
 from ...errors import ConfigError, GenlabError
 from ...losses import get_loss, gradient_penalty
+from ...modes import evaluating, frozen
+from ...nn.optim import adam
 from ...nn.resnet import PatchDiscriminator, ResnetGenerator, UnetGenerator, init_normal
 from ...registry import FAMILIES
-from ..adversarial import adam
+from ...viz import make_grid
 from ..base import GenerativeModel
 from .config import CycleGANConfig
 from .scores import mae, ssim
-from ...modes import evaluating, frozen
 
 DIRECTIONS = {"atob": "AtoB", "btoa": "BtoA"}
 
@@ -128,7 +129,6 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 @FAMILIES.register("cyclegan")
 class CycleGAN(GenerativeModel):
-    family = "cyclegan"
     Config = CycleGANConfig
     data_kinds = ("unpaired-image",)
 
@@ -314,8 +314,6 @@ class CycleGAN(GenerativeModel):
     @torch.no_grad()
     def translation_grid(self, a01: torch.Tensor, b01: torch.Tensor, padding: int = 2) -> torch.Tensor:
         """One C x H x W image: rows a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b), G_AB(G_BA(b))."""
-        from torchvision.utils import make_grid
-
         fake_b = self.translate(a01, "AtoB")
         fake_a = self.translate(b01, "BtoA")
         rows = [a01, fake_b, self.translate(fake_b, "BtoA"), b01, fake_a, self.translate(fake_a, "AtoB")]

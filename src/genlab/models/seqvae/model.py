@@ -27,18 +27,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...data.sequences import decode_tokens, inverse_transform
+from ...errors import GenlabError
+from ...modes import evaluating
+from ...nn.optim import adam
 from ...registry import FAMILIES
-from ..adversarial import adam
+from ...seqmetrics import evaluate_sequences, evaluate_words
+from ...viz import render_series, render_text
 from ..base import GenerativeModel
 from .config import SeqVAEConfig
-from ...modes import evaluating
+from .export import export_module
 
 LOG_2PI = math.log(2 * math.pi)
 
 
 @FAMILIES.register("seqvae")
 class SeqVAE(GenerativeModel):
-    family = "seqvae"
     Config = SeqVAEConfig
     data_kinds = ("sequence", "tokens")
 
@@ -203,15 +206,11 @@ class SeqVAE(GenerativeModel):
 
     def export_module(self, n: int = 2, seed: int = 0):
         """What `genlab export --format onnx` writes: the decoder run for every step (export.py)."""
-        from .export import export_module
-
         return export_module(self, n, seed)
 
     def decode_text(self, tokens: torch.Tensor) -> list[str]:
         """Token ids (from `sample` or a data batch) -> strings."""
         if not self.tokens:
-            from ...errors import GenlabError
-
             raise GenlabError(f"this {self.family} model was trained on series, not text; it has no characters")
         return decode_tokens(tokens, self.data_info)
 
@@ -226,8 +225,6 @@ class SeqVAE(GenerativeModel):
 
     @torch.no_grad()
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        from ...viz import render_series, render_text
-
         if self.tokens:
             k = min(n, 24)
             fake = self.decode_text(self.sample(k, seed=0)["tokens"])
@@ -256,8 +253,6 @@ class SeqVAE(GenerativeModel):
 
     def evaluate(self, data: Any, n: int | None = None, seed: int = 0, **steps: int) -> dict[str, float]:
         """Held-out ELBO, plus TimeGAN's scores (series) or word statistics (text)."""
-        from ...seqmetrics import evaluate_sequences, evaluate_words
-
         scores = self.heldout_elbo(data, seed=seed)
         if self.tokens:
             scores.update(evaluate_words(self, data, n, seed))

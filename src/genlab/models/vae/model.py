@@ -24,13 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import DataError, GenlabError
+from ...modes import evaluating
 from ...nn import MLP
 from ...nn.conv import DownStack, Flatten, UpStack
+from ...nn.optim import adam
 from ...registry import FAMILIES
-from ..adversarial import adam
 from ..base import GenerativeModel
 from .config import VAEConfig
-from ...modes import evaluating
 
 LOG_2PI = math.log(2 * math.pi)
 #: smallest learned Gaussian std (keeps the likelihood bounded on near-constant pixels)
@@ -87,7 +88,6 @@ class Decoder(nn.Module):
 
 @FAMILIES.register("vae")
 class VAE(GenerativeModel):
-    family = "vae"
     Config = VAEConfig
 
     def __init__(self, config: VAEConfig, data_info: dict[str, Any]):
@@ -224,8 +224,6 @@ class VAE(GenerativeModel):
         """[0, 1] images (binarised with `seed` when the model trains on binarised
         data, or as `binarize` says) and labels of held-out `data`, or `n` of
         them drawn with `seed`."""
-        from ...errors import DataError
-
         tensors = data.prepare("cpu") if hasattr(data, "prepare") else data
         if not isinstance(tensors, dict) or "x" not in tensors or tensors["x"].dim() != 4:
             raise DataError(f"{self.family} evaluates on image data; pass an image dataset such as "
@@ -296,8 +294,6 @@ class VAE(GenerativeModel):
         ``binarize`` the test images are binarised once with `seed`.
         For the CVAE every quantity is conditional on the true label.
         """
-        from ...errors import GenlabError
-
         if k < 1:
             raise GenlabError(f"the importance-weighted bound needs k >= 1 samples (got {k})")
         x_all, y_all = self.eval_tensors(data, n, seed)
