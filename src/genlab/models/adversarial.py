@@ -213,18 +213,9 @@ class AdversarialModel(GenerativeModel):
                      z: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Run the sampling generator (EMA weights when on) over `n` latents in batches,
         in eval mode; returns its raw outputs on the CPU and the labels used."""
-        with evaluating(self):
-            gen = self.make_generator(seed)
-            labels = self.check_labels(labels, n, gen)
-            if z is None:
-                z = self.latent(n, gen)
-            z = z.to(self.device)
-            net = self.sampling_generator()
-            chunks = []
-            for i in range(0, n, batch_size):
-                y = labels[i:i + batch_size] if labels is not None else None
-                chunks.append(self.generate(z[i:i + batch_size], y, net=net).float().cpu())
-        return torch.cat(chunks), (labels.cpu() if labels is not None else None)
+        net = self.sampling_generator()
+        return self.decode_batches(n, lambda zb, yb: self.generate(zb, yb, net=net), seed=seed, labels=labels, z=z,
+                                   batch_size=batch_size)
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, labels: Any = None,

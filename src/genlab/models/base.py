@@ -41,6 +41,7 @@ from torch import nn
 
 from ..config import build, to_dict
 from ..errors import CheckpointError, GenlabError
+from ..modes import evaluating
 from ..registry import FAMILIES
 from ..serialization import write_json
 from ..version import __version__
@@ -204,6 +205,25 @@ class GenerativeModel(nn.Module):
     def sample(self, n: int, *, seed: int | None = None, labels: Any = None,
                batch_size: int = 500) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    @torch.no_grad()
+    def decode_batches(self, n: int, decode: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], *,
+                       seed: int | None = None, labels: Any = None, z: torch.Tensor | None = None,
+                       batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """In eval mode: check (or draw) the labels, draw `n` latents unless `z` is given, and run
+        ``decode(z_batch, labels_batch)`` over batches; returns the outputs (float, on the CPU)
+        and the labels used (on the CPU, or None)."""
+        with evaluating(self):
+            gen = self.make_generator(seed)
+            labels = self.check_labels(labels, n, gen)
+            if z is None:
+                z = self.latent(n, gen)
+            z = z.to(self.device)
+            chunks = []
+            for i in range(0, n, batch_size):
+                y = labels[i:i + batch_size] if labels is not None else None
+                chunks.append(decode(z[i:i + batch_size], y).float().cpu())
+        return torch.cat(chunks), (labels.cpu() if labels is not None else None)
 
     @torch.no_grad()
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:

@@ -181,19 +181,11 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, labels: Any = None,
                batch_size: int = 500, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        with evaluating(self):
-            gen = self.make_generator(seed)
-            labels = self.check_labels(labels, n, gen)
-            if z is None:
-                z = self.latent(n, gen)
-            z = z.to(self.device)
-            chunks = []
-            for i in range(0, n, batch_size):
-                y = labels[i:i + batch_size] if labels is not None else None
-                chunks.append(self.mean_image(self.decode(z[i:i + batch_size], y)).float().cpu())
-        out = {"images": torch.cat(chunks)}
+        images, labels = self.decode_batches(n, lambda zb, yb: self.mean_image(self.decode(zb, yb)), seed=seed,
+                                             labels=labels, z=z, batch_size=batch_size)
+        out = {"images": images}
         if labels is not None:
-            out["labels"] = labels.cpu()
+            out["labels"] = labels
         return out
 
     @torch.no_grad()
