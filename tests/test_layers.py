@@ -197,3 +197,16 @@ def test_the_walk_sees_function_level_and_skips_type_checking(tmp_path, source, 
     known = {"genlab": None, "genlab.pkg": None, "genlab.pkg.a": None, "genlab.pkg.b": None}
     found = imports_of("genlab.pkg.a", path, False, known)
     assert {k.removeprefix("genlab.") for k in found} == expected
+
+
+def test_imports_sit_at_the_top_of_modules():
+    """ruff's import-outside-toplevel rule (pyproject.toml [tool.ruff]) on src/, as `make test` runs it:
+    only the heavy or optional third-party imports marked `# noqa: PLC0415` stay inside functions."""
+    import subprocess
+    import sys
+
+    makefile = (SRC.parent / "Makefile").read_text()
+    assert "$(BIN)/ruff check src" in makefile.split("test: install system-deps", 1)[1].split("\n\n", 1)[0]
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src"], cwd=SRC.parent,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

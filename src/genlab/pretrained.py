@@ -10,7 +10,6 @@ needs. `genlab.load` and ``Family.from_pretrained`` read both kinds.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any

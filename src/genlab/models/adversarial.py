@@ -25,8 +25,9 @@ from torch.nn.utils.parametrize import is_parametrized
 from ..config import option
 from ..errors import ConfigError
 from ..losses import check_loss, get_loss, gradient_penalty, r1_penalty
-from ..modes import evaluating, frozen
+from ..modes import frozen
 from ..nn.augment import diff_augment, parse_policy
+from ..nn.optim import adam
 from .base import GenerativeModel
 from .diversity import DiversityMonitor
 

@@ -8,7 +8,6 @@ that was interrupted or whose worker died continues from its last checkpoint.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import sys
