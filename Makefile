@@ -52,13 +52,16 @@ demo: install data
 	$(BIN)/genlab sample runs/demo --n 64 --seed 0 --out demo-samples.png
 	@echo "sample grid: demo-samples.png"
 
-# The test command CI runs (.ci/run: `make system-deps test`). Under make a test whose
+# The test command CI runs (.ci/run: `make system-deps test`): ruff's import rule on src/ (imports at the
+# top of modules; pyproject.toml [tool.ruff]), then the suite. Under make a test whose
 # system package is missing fails instead of skipping (GENLAB_TEST_STRICT, tests/conftest.py).
 test test-all: export GENLAB_TEST_STRICT = 1
 test: install system-deps
+	$(BIN)/ruff check src
 	GENLAB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 test-all: install system-deps
+	$(BIN)/ruff check src
 	GENLAB_OFFLINE=1 $(BIN)/python -m pytest -q -m ""
 
 clean:

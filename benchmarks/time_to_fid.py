@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 import genlab
-from genlab.evaluation import PeriodicEval
+from genlab.training.periodic_eval import PeriodicEval
 
 HERE = Path(__file__).resolve().parent
 

@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     import genlab
     from genlab.data import load_dataset
-    from genlab.explore.grid import save_grid
+    from genlab.viz import save_grid
 
     run = Path(args.out)
     model_options = dict(generator=args.generator, g_width=args.width, d_width=args.width, n_blocks=args.n_blocks,

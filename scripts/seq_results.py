@@ -28,8 +28,7 @@ import torch
 
 import genlab
 from genlab.data import load_dataset
-from genlab.explore.sequences import plot_real_vs_generated, render_text
-from genlab.explore.grid import save_grid
+from genlab.viz import plot_real_vs_generated, render_text, save_grid
 from genlab.seqmetrics import plot_pca_tsne, sequence_scores
 
 TRAIN = dict(batch_size=128, seed=0, log_every=100, sample_every=0, checkpoint_every=0,

@@ -13,8 +13,8 @@ from PIL import Image
 import genlab
 from genlab.data import load_dataset
 from genlab.errors import GenlabError
-from genlab.explore.latent import (class_grid, interpolate, interpolation_grid, lerp, slerp, traversal_grid,
-                                   traversal_latents)
+from genlab.explore.latent import class_grid, interpolation_grid, traversal_grid
+from genlab.latent import interpolate, lerp, slerp, traversal_latents
 from genlab.registry import EXPLORERS
 
 from .family_checks import train_small

@@ -16,7 +16,7 @@ from genlab.api import prepare_run
 from genlab.errors import ConfigError, GenlabError
 from genlab.nn.augment import cutout, diff_augment, parse_policy, translation
 from genlab.training import Trainer
-from genlab.training.diversity import DiversityMonitor
+from genlab.models.diversity import DiversityMonitor
 
 from .family_checks import check_family, read_metrics, train_small
 
@@ -224,7 +224,7 @@ def test_collapse_monitor_class_spread_with_a_classifier(fashion_small):
 
 
 def test_collapse_monitor_uses_the_shipped_classifier(fashion_small):
-    from genlab.training.diversity import shipped_classifier
+    from genlab.models.diversity import shipped_classifier
 
     data, prepared = fashion_small
     assert shipped_classifier({**data.info, "shape": [1, 32, 32]}) is None  # only for the data it was trained on

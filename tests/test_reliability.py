@@ -21,7 +21,7 @@ import genlab
 from genlab.errors import CheckpointError
 from genlab.training import Callback
 from genlab.training.checkpoint import list_checkpoints
-from genlab.training.trainer import TrainingDiverged
+from genlab.training.guard import TrainingDiverged
 
 from .family_checks import read_metrics, train_small
 

@@ -11,7 +11,7 @@ import genlab
 from genlab.cli import main as cli_main
 from genlab.data import load_dataset
 from genlab.errors import GenlabError
-from genlab.explore.sequences import save_text
+from genlab.io import save_text
 from genlab.models.seqvae import SeqVAE, SeqVAEConfig
 
 from .family_checks import read_metrics, train_small

@@ -9,9 +9,8 @@ The public API, which the CLI is a thin layer over::
     genlab.save_samples(model.sample(100), "grid.png")
 """
 
-__version__ = "0.1.0"
-
-from .api import families, load, sample, save_samples, train  # noqa: E402
-from .errors import GenlabError  # noqa: E402
+from .api import families, load, sample, save_samples, train
+from .errors import GenlabError
+from .version import __version__
 
 __all__ = ["__version__", "GenlabError", "families", "load", "sample", "save_samples", "train"]

@@ -9,22 +9,29 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
-from .config import build, field_names, load_file
+from . import models  # noqa: F401  (registers the families)
+from .config import build, field_names, load_file, to_dict
+from .data import DATASETS, check_kind, dataset_options, load_dataset, spec_for_kinds
 from .errors import ConfigError, GenlabError
+from .io import check_suffix, write_samples
+from .io import save_samples as _save
+from .memory import available_memory
 from .models.base import GenerativeModel
 from .registry import FAMILIES
+from .training import Trainer
+from .training.checkpoint import load as load_checkpoint
+from .training.config import TrainConfig, check_precision
+from .training.periodic_eval import PeriodicEval
+from .training.trainer import pick_device
 
 
 def families() -> list[str]:
-    import genlab.models  # noqa: F401  (registers the families)
-
     return FAMILIES.names()
 
 
 def datasets() -> list[str]:
-    from .data import DATASETS
-
     return DATASETS.names()
 
 
@@ -38,8 +45,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 def split_options(family: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split flat options into (family config, trainer config); unknown keys are errors."""
-    from .training.config import TrainConfig
-
     cls = FAMILIES.get(family)
     model_keys, train_keys = set(field_names(cls.Config)), set(field_names(TrainConfig))
     model_opts, train_opts = {}, {}
@@ -68,8 +73,6 @@ def resolve_config(family: str | None, *, config_file: str | None = None, **opti
     The file may be flat ``key: value`` pairs or a run's config.json (its
     family is used when `family` is None); options override the file.
     """
-    from .training.config import TrainConfig
-
     families()
     merged = load_file(config_file) if config_file else {}
     file_family = merged.pop("family", None)
@@ -92,10 +95,6 @@ def resolve_config(family: str | None, *, config_file: str | None = None, **opti
 
 def resolved_yaml(family: str, model_config: Any, train_config: Any) -> str:
     """The settings of a run as YAML, in the layout of its config.json (`--config` reads it back)."""
-    import yaml
-
-    from .config import to_dict
-
     body = yaml.safe_dump({"family": family, "config": to_dict(model_config), "train": to_dict(train_config)},
                           sort_keys=False, default_flow_style=False)
     return f"# genlab train --config FILE reproduces these settings ({family})\n{body}"
@@ -103,8 +102,6 @@ def resolved_yaml(family: str, model_config: Any, train_config: Any) -> str:
 
 def prepare_run(family: str | None, *, config_file: str | None = None, **options: Any):
     """Validate options, seed, load data and build the model (no training yet)."""
-    from .data import check_kind, dataset_options, load_dataset, spec_for_kinds
-
     family, model_config, train_config = resolve_config(family, config_file=config_file, **options)
     cls = FAMILIES.get(family)
     seed_everything(train_config.seed, train_config.deterministic)
@@ -120,6 +117,7 @@ def prepare_run(family: str | None, *, config_file: str | None = None, **options
     if train_config.limit is not None:
         data = data.subset(train_config.limit)
     model = build_checked(cls, model_config, data.info)
+    check_precision(model, train_config, pick_device(train_config.device))  # before any training work
     return model, data, train_config
 
 
@@ -134,7 +132,6 @@ def build_checked(cls: type, config: Any, data_info: dict[str, Any]) -> Generati
         del probe
     except Exception:  # noqa: BLE001 - a family that cannot be built on meta is simply built
         size = count = None
-    from .memory import available_memory
 
     free = available_memory()
     if size is not None and free is not None and 2 * size > free:
@@ -162,14 +159,10 @@ def train(family: str | None, data: str | None = None, *, out: str | Path | None
     With `eval_every`, the periodic evaluation is set up (and checked) before
     the first step.
     """
-    from .training import Trainer
-
     model, dataset, train_config = prepare_run(family, config_file=config_file, data=data, **options)
     run_dir = Path(out) if out else default_run_dir(model.family, train_config.data)
     callbacks = list(callbacks or [])
     if train_config.eval_every:
-        from .evaluation import PeriodicEval
-
         periodic = PeriodicEval(train_config.eval_every, train_config.eval_n, train_config.eval_metrics,
                                 train_config.best_metric)
         periodic.prepare(model, root=train_config.data_root)
@@ -180,9 +173,6 @@ def train(family: str | None, data: str | None = None, *, out: str | Path | None
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
     """A trained model, ready to sample, from a run folder or checkpoint folder."""
-    from .training.checkpoint import load as load_checkpoint
-    from .training.trainer import pick_device
-
     families()
     if isinstance(device, str):
         device = pick_device(device)
@@ -199,8 +189,6 @@ def sample(model: GenerativeModel | str | Path, n: int = 64, *, seed: int | None
     """Draw `n` samples: without `out`, returns them (a dict of tensors, all in memory);
     with `out` (.png grid, .npz, folder/, .csv, .txt), draws and writes them in chunks,
     memory flat in `n`, and returns a `genlab.io.Written` (path and array shapes)."""
-    from .io import check_suffix, write_samples
-
     if n < 1:
         raise GenlabError(f"--n must be at least 1 (got {n})")
     check_seed(seed)
@@ -214,6 +202,4 @@ def sample(model: GenerativeModel | str | Path, n: int = 64, *, seed: int | None
 
 
 def save_samples(samples: dict[str, torch.Tensor], out: str | Path, model: GenerativeModel | None = None) -> Path:
-    from .io import save_samples as _save
-
     return _save(samples, out, model=model)

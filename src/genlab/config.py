@@ -12,10 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import reprlib
 import types
 import typing
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+
+import yaml
 
 from .errors import ConfigError
 
@@ -43,8 +46,6 @@ def _type_name(tp: Any) -> str:
 
 def short_repr(value: Any, limit: int = 80) -> str:
     """A repr for a one-line message, bounded however large `value` is."""
-    import reprlib
-
     r = reprlib.Repr()
     r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxlevel = limit, limit, 6, 6, 3
     text = r.repr(value)
@@ -194,8 +195,6 @@ def _yaml_loader():
     """PyYAML's safe loader without aliases: ``*name`` references let a few hundred
     bytes expand into billions of values (a "billion laughs" bomb), and a config has
     no need for them."""
-    import yaml
-
     class NoAliasLoader(yaml.SafeLoader):
         def compose_node(self, parent, index):  # type: ignore[override]
             if self.check_event(yaml.AliasEvent):
@@ -210,8 +209,6 @@ def _yaml_loader():
 
 def load_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON configuration file into a dict (UTF-8, at most 1 MiB, no YAML aliases)."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found; pass an existing .yaml or .json file")

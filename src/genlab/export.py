@@ -32,8 +32,13 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from .capabilities import DecoderNetwork, Exportable, SamplingNetwork, translation_directions
+from .data.sequences import ToUnits
 from .errors import GenlabError
-from .models.base import GenerativeModel, translation_directions
+from .extras import require
+from .io import check_writable
+from .models.base import GenerativeModel
+from .modes import evaluating
 
 TOLERANCE = 1e-4
 OPSET = 18
@@ -61,7 +66,6 @@ class SequenceGeneratorExport(nn.Module):
 
     def __init__(self, model: GenerativeModel):
         super().__init__()
-        from .data.sequences import ToUnits
 
         self.model = model
         self.to_units = ToUnits(model.data_info, model.device)
@@ -99,26 +103,21 @@ def _latent_inputs(model: GenerativeModel, n: int, seed: int) -> tuple[list[torc
     gen = model.make_generator(seed)
     z = model.latent(n, gen)
     inputs, names = [z], ["z"]
-    if getattr(model, "conditional", False):
+    if model.conditional:
         inputs.append(torch.arange(n, device=z.device) % max(1, model.num_classes))
         names.append("labels")
     return inputs, names
 
 
-def _has(model: Any, *names: str) -> bool:
-    return all(callable(getattr(model, n, None)) for n in names)
-
-
 def export_module(model: GenerativeModel, direction: str | None = None, n: int = 2,
                   seed: int = 0) -> tuple[nn.Module, tuple[torch.Tensor, ...], list[str]]:
     """(module, example inputs, input names) to export for `model`."""
-    hook = getattr(model, "export_module", None)
-    if callable(hook):
-        module, inputs, names = hook(n, seed)
+    if isinstance(model, Exportable):
+        module, inputs, names = model.export_module(n, seed)
         inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
         return module, inputs, list(names)
     kind = str(model.data_info.get("kind", "image"))
-    if kind in SEQUENCE_KINDS and _has(model, "sampling_generator", "generate"):
+    if kind in SEQUENCE_KINDS and isinstance(model, SamplingNetwork):
         inputs, names = _latent_inputs(model, n, seed)
         return SequenceGeneratorExport(model), tuple(inputs), names
     if kind not in IMAGE_KINDS:
@@ -132,10 +131,10 @@ def export_module(model: GenerativeModel, direction: str | None = None, n: int =
         c, h, w = model.shapes(direction)[1]
         x = torch.rand(n, c, h, w, generator=torch.Generator().manual_seed(seed)).to(model.device)
         return TranslatorExport(model, direction), (x,), ["source"]
-    if _has(model, "sampling_generator", "generate"):
+    if isinstance(model, SamplingNetwork):
         inputs, names = _latent_inputs(model, n, seed)
         return GeneratorExport(model), tuple(inputs), names
-    if _has(model, "decode", "mean_image"):
+    if isinstance(model, DecoderNetwork):
         inputs, names = _latent_inputs(model, n, seed)
         return DecoderExport(model), tuple(inputs), names
     raise GenlabError(f"{model.family} has no generator or decoder genlab knows how to export; "
@@ -162,8 +161,6 @@ def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...], names: Sequence
 def check_onnx(path: str | Path, module: nn.Module, inputs: tuple[torch.Tensor, ...],
                names: Sequence[str]) -> tuple[float, list[int]]:
     """(max |onnxruntime - PyTorch| on `inputs`, output shape)."""
-    from .extras import require
-
     _, ort, _ = require("export", "checking an ONNX export")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -185,19 +182,14 @@ def export_onnx(model: GenerativeModel, out: str | Path, direction: str | None =
     Returns ``{"path", "inputs", "input_shapes", "output", "output_shape", "max_abs_diff"}``; raises
     `GenlabError` if onnxruntime's outputs differ from PyTorch's by more than `tolerance`.
     """
-    from .extras import require
-
     require("export", "ONNX export")
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise GenlabError(f"--out {out} should end in .onnx")
-    from .io import check_writable
 
     check_writable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         module, inputs, names = export_module(model, direction=direction)
         module.eval()
         _export(module, inputs, names, out)
@@ -205,8 +197,6 @@ def export_onnx(model: GenerativeModel, out: str | Path, direction: str | None =
         # a batch of another size exercises the dynamic batch axis
         check_inputs = export_module(model, direction=direction, n=check_batch, seed=1)[1]
         diff, output_shape = check_onnx(out, module, check_inputs, names)
-    finally:
-        model.train(was_training)
     if not diff <= tolerance:
         raise GenlabError(f"ONNX output differs from PyTorch by {diff:.3g} > {tolerance:g}; "
                           f"the graph did not export faithfully, report this family")

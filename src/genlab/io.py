@@ -1,4 +1,6 @@
-"""Writing samples: a PNG grid, a folder of PNGs, an .npz archive, CSV or text.
+"""Files in and out: writing samples (a PNG grid, a folder of PNGs, an .npz
+archive, CSV or text) and reading one image (`open_image`, `read_image`: the
+one reader the image datasets, `genlab translate` and the web page share).
 
 The .npz holds ``images`` as uint8 N x H x W (grey) or N x H x W x C
 (colour) and, for conditional families, ``labels``; other arrays a family
@@ -15,18 +17,24 @@ removes what it wrote and says so in one line.
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
+import re
 import shutil
+import warnings
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
-from .errors import GenlabError
+from .capabilities import TextDecoder
+from .errors import DataError, GenlabError
+from .viz import save_grid
 
 #: samples drawn and written at a time (the first chunk uses the seed itself, so up to
 #: this many samples are exactly ``model.sample(n, seed=seed)``)
@@ -34,6 +42,10 @@ SAMPLE_CHUNK = 1000
 #: the most images one PNG grid may hold (larger sets go to an .npz or a folder)
 MAX_GRID = 4096
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: Pillow modes of one-channel images (8-bit, 16-bit, 32-bit integer and float grey)
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+#: what Pillow raises on a file it cannot decode
+UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 @dataclass
@@ -234,8 +246,6 @@ def _write_npz(chunks: Iterable[dict[str, Any]], n: int, out: Path) -> Written:
 
 
 def _write_folder(chunks: Iterable[dict[str, Any]], n: int, out: Path) -> Written:
-    from PIL import Image
-
     created = not out.exists()
     written: list[Path] = []
     width = max(6, len(str(n - 1)))
@@ -309,16 +319,12 @@ def _write(chunks: Iterator[dict[str, Any]], n: int, out: Path, model: Any = Non
         shapes = {k: tuple(v.shape) for k, v in samples.items() if isinstance(v, torch.Tensor)}
         out.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv" and "sequences" in samples:
-            from .explore.sequences import save_sequences_csv
-
             columns = model.data_info.get("columns") if model is not None else None
             with atomic_path(out) as tmp:
                 save_sequences_csv(samples, tmp, columns)
             return Written(out, shapes)
         if suffix == ".txt" and "tokens" in samples:
-            from .explore.sequences import save_text
-
-            if model is None or not hasattr(model, "decode_text"):
+            if not isinstance(model, TextDecoder):
                 raise GenlabError("writing text needs the model that made the tokens; "
                                   "use genlab sample RUN --out words.txt")
             with atomic_path(out) as tmp:
@@ -328,8 +334,6 @@ def _write(chunks: Iterator[dict[str, Any]], n: int, out: Path, model: Any = Non
             raise _not_images(samples, out)
         if suffix not in GRID_SUFFIXES:
             raise GenlabError(f"unknown output type {suffix!r} for images; use grid.png, samples.npz or a folder/")
-        from .explore.grid import save_grid
-
         with atomic_path(out) as tmp:
             save_grid(samples["images"], tmp)
         return Written(out, shapes)
@@ -351,3 +355,124 @@ def save_samples(samples: dict[str, torch.Tensor], out: str | Path, model: Any =
     first = next((v for v in samples.values() if isinstance(v, torch.Tensor) and v.dim() > 0), None)
     n = int(first.shape[0]) if first is not None else len(next(iter(samples.values()), []))
     return _write(iter([samples]), n, Path(out), model).path
+
+
+# -- reading images ---------------------------------------------------------------------------
+class ImageTooLarge(DataError):
+    """An image whose header claims more pixels than may be decoded."""
+
+
+def max_pixels() -> int:
+    """Pixels one image may have: Pillow's decompression-bomb limit (about 89 MP)."""
+    return int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+
+def open_image(source: Any, name: str):
+    """Open an image reading its header only; an image over `max_pixels` is refused
+    with `ImageTooLarge` (one line) before anything is decoded."""
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(source)
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        claimed = f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
+        raise ImageTooLarge(f"{name} claims {claimed}, over the {limit / 1e6:.0f} MP limit for one image "
+                            f"(a decompression bomb?); shrink it") from None
+    w, h = im.size
+    if w * h > limit:
+        im.close()
+        raise ImageTooLarge(f"{name} is {w}x{h} pixels ({w * h / 1e6:.0f} MP), over the {limit / 1e6:.0f} MP "
+                            f"limit for one image; shrink it")
+    return im
+
+
+def to_8bit(im):
+    """A 16-bit, 32-bit or float grey image as 8-bit "L", scaled (Pillow's own
+    conversion clips 16-bit values at 255); other images unchanged."""
+    if im.mode not in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        return im
+    a = np.asarray(im)
+    if im.mode == "F":
+        a = np.nan_to_num(a.astype(np.float64), nan=0.0)
+        a = a * 255 if a.max(initial=0) <= 1.0 else a
+    elif im.mode.startswith("I;16") or a.max(initial=0) > 255:
+        a = a.astype(np.float64).clip(0, 65535) / 257
+    return Image.fromarray(a.clip(0, 255).round().astype(np.uint8), "L")
+
+
+def _palette_is_grey(im) -> bool:
+    r, g, b = im.convert("RGB").split()
+    return r.tobytes() == g.tobytes() == b.tobytes()
+
+
+def is_grey(im) -> bool:
+    """Whether a Pillow image holds one channel (or a palette of greys)."""
+    return im.mode in GREY_MODES or (im.mode == "P" and _palette_is_grey(im))
+
+
+def read_pil(source: Any, name: str, grey: bool | None = None):
+    """An image file (a path or a file object) decoded as 8-bit "L" or "RGB" (`grey`
+    None: as the file holds it). A file Pillow cannot read raises `GenlabError` naming it."""
+    try:
+        with open_image(source, name) as im:
+            im.load()
+            grey = is_grey(im) if grey is None else grey
+            return to_8bit(im).convert("L" if grey else "RGB")
+    except UNREADABLE:
+        raise GenlabError(f"cannot read {name} as an image; pass PNG/JPEG/... image files") from None
+
+
+def read_image(source: Any, name: str | None = None, *, channels: int | None = None,
+               size: tuple[int, int] | None = None) -> torch.Tensor:
+    """An image as a 1 x C x H x W float tensor in [0, 1]: C = 1 or 3 as the file holds
+    it unless `channels` is given, resized (bicubic) to `size` = (H, W) when given."""
+    name = name or repr(str(source))
+    im = read_pil(source, name, None if channels is None else channels == 1)
+    if size is not None and im.size != (size[1], size[0]):
+        im = im.resize((size[1], size[0]), Image.BICUBIC)
+    a = np.asarray(im, dtype=np.uint8)
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return torch.from_numpy(a.copy()).float().div(255).unsqueeze(0)
+
+
+# -- sequences and text -----------------------------------------------------------------------
+def save_sequences_csv(samples: dict[str, Any] | torch.Tensor, path: str | Path,
+                       columns: Sequence[str] | None = None) -> Path:
+    """Long-format CSV: sample, step, one column per feature (, label)."""
+    seqs = samples["sequences"] if isinstance(samples, dict) else samples
+    labels = samples.get("labels") if isinstance(samples, dict) else None
+    seqs = torch.as_tensor(seqs).detach().cpu()
+    if seqs.dim() != 3:
+        raise GenlabError(f"expected N x T x D sequences to write as CSV (got shape {tuple(seqs.shape)})")
+    cols = list(columns or [f"feature{i}" for i in range(seqs.shape[2])])
+    if len(cols) != seqs.shape[2]:
+        raise GenlabError(f"{len(cols)} column names for {seqs.shape[2]} features; give one name per feature")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["sample", "step", *cols] + (["label"] if labels is not None else []))
+        arr = seqs.double().numpy()
+        for i in range(arr.shape[0]):
+            extra = [int(labels[i])] if labels is not None else []
+            for t in range(arr.shape[1]):
+                w.writerow([i, t, *(f"{v:.6g}" for v in arr[i, t])] + extra)
+    return path
+
+
+def save_text(source: Any, path: str | Path, *, n: int = 100, seed: int = 0) -> Path:
+    """One word per line, from a token model (sampled), its samples dict, or a list of strings."""
+    if isinstance(source, (list, tuple)):
+        words = [str(s) for s in source]
+    elif isinstance(source, dict):
+        raise GenlabError("save_text needs the model to decode tokens: pass the model, or model.decode_text(tokens)")
+    elif isinstance(source, TextDecoder):
+        words = source.decode_text(source.sample(n, seed=seed)["tokens"])
+    else:
+        raise GenlabError(f"cannot write {type(source).__name__} as text; pass a word model or a list of strings")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(w + "\n" for w in words))
+    return path

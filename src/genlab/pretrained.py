@@ -10,27 +10,22 @@ needs. `genlab.load` and ``Family.from_pretrained`` read both kinds.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
+from .api import load
 from .errors import GenlabError
 from .models.base import GenerativeModel
+from .training.checkpoint import resolve
+from .training.rundir import RunDir
 
 
 def run_evaluations(run_dir: Path) -> list[dict[str, Any]]:
     """Metrics of a run's evaluations, from its metrics.jsonl (empty if it has none)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
     latest_eval: dict[str, Any] | None = None
     periodic: dict[str, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for row in RunDir(run_dir).rows():
         if isinstance(row.get("eval"), dict):
             latest_eval = row
         for key, value in row.items():
@@ -59,9 +54,6 @@ def _run_dir_of(path: Path, checkpoint: Path) -> Path:
 def export_pretrained(run: str | Path, out: str | Path, generator_only: bool = False,
                       device: str = "cpu") -> tuple[GenerativeModel, Path]:
     """Write `run`'s newest good checkpoint to the new folder `out` as a pretrained folder with a card."""
-    from .api import load
-    from .training.checkpoint import resolve
-
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GenlabError(f"--out {out} already exists and is not an empty folder; choose a new folder")

@@ -12,7 +12,6 @@ does not stop it.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
@@ -23,7 +22,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import GenlabError
-from .explore.grid import figure_png
+from .report_page import img_tag, kv_table, output_path, table, write_page
+from .report_sweep import build_sweep_report, is_sweep_dir
+from .training.rundir import RunDir, read_jsonl
+from .viz import figure_png, pyplot
 
 GRID_RE = re.compile(r"^(?P<name>.+)-step(?P<step>\d+)\.png$")
 SKIP_KEYS = {"step", "time", "eval", "epoch"}
@@ -42,26 +44,6 @@ def find_run_dir(path: str | Path) -> Path:
         return path.parent.parent
     raise GenlabError(f"{path} holds no metrics.jsonl, samples/ or checkpoints/; pass a run folder made by "
                       f"genlab train")
-
-
-def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """(rows that parse as JSON objects, number of lines skipped)."""
-    rows, bad = [], 0
-    if not path.is_file():
-        return rows, bad
-    for line in path.read_text(errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            bad += 1
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-        else:
-            bad += 1
-    return rows, bad
 
 
 def read_config(run: Path) -> dict[str, Any]:
@@ -161,11 +143,7 @@ def spread(items: list[Any], k: int) -> list[Any]:
 # -- plotting ---------------------------------------------------------------------------------
 def plot_groups(rows: list[dict[str, Any]], groups: "OrderedDict[str, list[str]]", x_key: str = "step") -> bytes:
     """One panel per group of keys against `x_key`; PNG bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     n = len(groups)
     cols = min(3, n)
     nrows = math.ceil(n / cols)
@@ -188,76 +166,23 @@ def plot_groups(rows: list[dict[str, Any]], groups: "OrderedDict[str, list[str]]
     return figure_png(fig)
 
 
-# -- HTML -------------------------------------------------------------------------------------
-def img_tag(data: bytes, alt: str, cls: str = "") -> str:
-    src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-    return f'<img src="{src}" alt="{html.escape(alt)}"' + (f' class="{cls}"' if cls else "") + ">"
-
-
-def fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)):
-        return ", ".join(fmt(x) for x in v)
-    if v is None:
-        return "—"
-    return str(v)
-
-
-def kv_table(d: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(fmt(v))}</td></tr>" for k, v in d.items())
-    return f'<table class="kv">{rows}</table>'
-
-
-def table(rows: list[dict[str, Any]]) -> str:
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    if "step" in cols:
-        cols.remove("step")
-        cols.insert(0, "step")
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(r.get(c)))}</td>" for c in cols) + "</tr>"
-                   for r in rows)
-    return f'<table class="grid"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 1rem 1.5rem;
-       color: #1d1d1f; }
-h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
-h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2rem; margin-top: 2rem; }
-.muted { color: #666; }
-table { border-collapse: collapse; font-size: 0.9rem; }
-table.kv th { text-align: left; padding: 0.15rem 1rem 0.15rem 0; font-weight: 600; vertical-align: top; }
-table.kv td { padding: 0.15rem 0; }
-table.grid th, table.grid td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; }
-table.grid th { background: #f0f0f0; }
-.configs { display: flex; flex-wrap: wrap; gap: 2.5rem; }
-.strip { display: flex; flex-wrap: wrap; gap: 0.8rem; }
-figure { margin: 0; text-align: center; }
-figure img.grid { width: 200px; image-rendering: pixelated; border: 1px solid #ddd; }
-figcaption { font-size: 0.85rem; color: #555; }
-img.curves { max-width: 100%; }
-"""
-
-
 def build_report(run: str | Path, out: str | Path | None = None,
                  max_grids: int = MAX_GRIDS_PER_NAME) -> Path:
     """Write the HTML report of `run` (or of a sweep folder) to `out` (default RUN/report.html)."""
-    from .report_sweep import build_sweep_report, is_sweep_dir
-
     if is_sweep_dir(run):
         return build_sweep_report(run, out)
     run = find_run_dir(run)
     out = output_path(out, run)
     meta = read_config(run)
-    metrics, bad = read_jsonl(run / "metrics.jsonl")
-    family = meta.get("family", "?")
-    title = f"genlab report: {family} — {run.name}"
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-
+    metrics, bad = RunDir(run).read()
     train_rows = [r for r in metrics if "eval" not in r or any(k not in SKIP_KEYS for k in r)]
+    title = f"genlab report: {meta.get('family', '?')} — {run.name}"
+    parts = [f"<h1>{html.escape(title)}</h1>", summary_section(run, train_rows), config_section(meta),
+             curves_section(train_rows, bad), samples_section(run, max_grids), evaluation_section(metrics, run)]
+    return write_page(out, title, parts)
+
+
+def summary_section(run: Path, train_rows: list[dict[str, Any]]) -> str:
     last = train_rows[-1] if train_rows else {}
     summary = [f"run folder <code>{html.escape(str(run.resolve()))}</code>"]
     if last.get("step") is not None:
@@ -266,24 +191,28 @@ def build_report(run: str | Path, out: str | Path | None = None,
     if len(times) > 1:
         summary.append(f"{(times[-1] - times[0]) / 60:.1f} min between first and last log")
     summary.append(f"written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    parts.append(f'<p class="muted">{" · ".join(summary)}</p>')
+    return f'<p class="muted">{" · ".join(summary)}</p>'
 
-    # configuration
-    parts.append('<h2 id="configuration">Configuration</h2>')
+
+def config_section(meta: dict[str, Any]) -> str:
+    parts = ['<h2 id="configuration">Configuration</h2>']
     if meta:
         data = meta.get("data") or {}
         data_view = {k: v for k, v in data.items() if k != "class_names"}
         if data.get("class_names"):
             data_view["class_names"] = ", ".join(map(str, data["class_names"]))
-        blocks = [("Model", {"family": family, "genlab": meta.get("genlab_version"), **(meta.get("config") or {})}),
-                  ("Trainer", meta.get("train") or {}), ("Data", data_view)]
+        model = {"family": meta.get("family", "?"), "genlab": meta.get("genlab_version"), **(meta.get("config") or {})}
+        blocks = [("Model", model), ("Trainer", meta.get("train") or {}), ("Data", data_view)]
         parts.append('<div class="configs">' + "".join(
             f"<div><h3>{name}</h3>{kv_table(d)}</div>" for name, d in blocks if d) + "</div>")
     else:
         parts.append('<p class="muted">No config.json found in this run.</p>')
+    return "\n".join(parts)
 
-    # curves
-    parts.append('<h2 id="curves">Training curves</h2>')
+
+def curves_section(train_rows: list[dict[str, Any]], bad: int) -> str:
+    parts = ['<h2 id="curves">Training curves</h2>']
+    last = train_rows[-1] if train_rows else {}
     keys: list[str] = []
     for r in train_rows:
         keys += [k for k, v in r.items() if k not in SKIP_KEYS and k not in keys and is_number(v)]
@@ -296,9 +225,11 @@ def build_report(run: str | Path, out: str | Path | None = None,
             parts.append("<h3>Last logged values</h3>" + kv_table({k: last[k] for k in keys if k in last}))
     else:
         parts.append('<p class="muted">No metrics.jsonl rows with numeric values in this run.</p>')
+    return "\n".join(parts)
 
-    # sample grids
-    parts.append('<h2 id="samples">Sample grids over training</h2>')
+
+def samples_section(run: Path, max_grids: int) -> str:
+    parts = ['<h2 id="samples">Sample grids over training</h2>']
     grids = sample_grids(run)
     if grids:
         for name, items in grids.items():
@@ -311,12 +242,15 @@ def build_report(run: str | Path, out: str | Path | None = None,
             parts.append("</div>")
     else:
         parts.append('<p class="muted">No sample grids in RUN/samples (train with --sample-every N).</p>')
+    return "\n".join(parts)
 
-    # evaluation
-    parts.append('<h2 id="evaluation">Evaluation</h2>')
+
+def evaluation_section(metrics: list[dict[str, Any]], run: Path) -> str:
+    parts = ['<h2 id="evaluation">Evaluation</h2>']
     evals = eval_rows(metrics, run)
     if evals:
         parts.append(table(evals))
+
         def varies(k: str) -> bool:
             values = [r[k] for r in evals if is_number(r.get(k))]
             return len(values) >= 2 and max(values) > min(values)
@@ -328,25 +262,4 @@ def build_report(run: str | Path, out: str | Path | None = None,
     else:
         parts.append('<p class="muted">No evaluation results yet (metrics.jsonl rows with an "eval" key, '
                      'or RUN/eval.jsonl).</p>')
-
-    return write_page(out, title, parts)
-
-
-def output_path(out: str | Path | None, folder: Path) -> Path:
-    """`out` (default FOLDER/report.html), checked to be a writable .html path."""
-    out = Path(out) if out is not None else folder / "report.html"
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise GenlabError(f"--out {out} should end in .html")
-    from .io import check_writable
-
-    check_writable(out)
-    return out
-
-
-def write_page(out: Path, title: str, parts: list[str]) -> Path:
-    """One self-contained HTML page of `parts` under `title`."""
-    page = (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out
+    return "\n".join(parts)

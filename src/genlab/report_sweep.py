@@ -8,20 +8,18 @@ import html
 import time
 from pathlib import Path
 
-from .report import img_tag, kv_table, output_path, table, write_page
+from .report_page import img_tag, kv_table, output_path, table, write_page
 from .search_space import describe
+from .sweep import importances, open_sweep, trial_rows, write_best, write_plots
+from .sweep.spec import SPEC_FILE
 
 
 def is_sweep_dir(path: str | Path) -> bool:
-    from .sweep.spec import SPEC_FILE
-
     return (Path(path) / SPEC_FILE).is_file()
 
 
 def sweep_sections(sweep_dir: Path, top: int = 20, storage: str | None = None) -> list[str]:
     """The HTML parts of the sweep report (figures refreshed from the study)."""
-    from .sweep import importances, open_sweep, trial_rows, write_best, write_plots
-
     study = open_sweep(sweep_dir, storage)
     spec = study.spec
     rows = trial_rows(study)

@@ -37,7 +37,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data.sequences import read_words, reload_source
 from .errors import GenlabError
+from .viz import pyplot, save_figure
 
 
 def _as_array(x: Any, name: str) -> torch.Tensor:
@@ -165,12 +167,8 @@ def sequence_scores(real: Any, fake: Any, *, seed: int = 0, disc_steps: int = 20
 def plot_pca_tsne(real: Any, fake: Any, path: str | Path, *, n: int = 1000, seed: int = 0,
                   title: str = "") -> Path:
     """Two panels: PCA (fitted on real) and t-SNE (fitted on both) of real vs synthetic."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
+    from sklearn.decomposition import PCA  # noqa: PLC0415
+    from sklearn.manifold import TSNE  # noqa: PLC0415
 
     real, fake = _as_array(real, "real"), _as_array(fake, "fake")
     rng = np.random.default_rng(seed)
@@ -182,7 +180,7 @@ def plot_pca_tsne(real: Any, fake: Any, path: str | Path, *, n: int = 1000, seed
     both = np.concatenate([r, f])
     tsne = TSNE(n_components=2, perplexity=min(40.0, max(5.0, (2 * k - 1) / 4)), init="pca",
                 max_iter=500, random_state=seed).fit_transform(both)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=90)
+    fig, axes = pyplot().subplots(1, 2, figsize=(9, 4), dpi=90)
     for ax, (a, b), name in ((axes[0], (pr, pf), "PCA"), (axes[1], (tsne[:k], tsne[k:]), "t-SNE")):
         ax.scatter(a[:, 0], a[:, 1], s=6, alpha=0.35, c="tab:red", label="real")
         ax.scatter(b[:, 0], b[:, 1], s=6, alpha=0.35, c="tab:blue", label="synthetic")
@@ -191,11 +189,7 @@ def plot_pca_tsne(real: Any, fake: Any, path: str | Path, *, n: int = 1000, seed
         ax.set_yticks([])
     axes[0].legend(loc="best", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------
@@ -264,8 +258,6 @@ def evaluate_sequences(model: Any, data: Any, n: int | None = None, seed: int = 
 
 def evaluate_words(model: Any, data: Any, n: int | None = None, seed: int = 0) -> dict[str, float]:
     """Sample `n` words (default 2000) and compare them with the training and held-out words."""
-    from .data.sequences import read_words, reload_source
-
     n = int(n or 2000)
     samples = model.decode_text(model.sample(n, seed=seed)["tokens"])
     heldout = data.words()

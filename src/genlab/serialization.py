@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 
 def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "t") -> Any:
@@ -65,8 +66,6 @@ def unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save_state(state: Any, directory: Path, name: str) -> None:
     """Write `state` as `<name>.json` + `<name>.safetensors` in `directory`."""
-    from safetensors.torch import save_file
-
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten(state, tensors)
     save_file(tensors, str(directory / f"{name}.safetensors"))
@@ -74,8 +73,6 @@ def save_state(state: Any, directory: Path, name: str) -> None:
 
 
 def load_state(directory: Path, name: str) -> Any:
-    from safetensors.torch import load_file
-
     tensors = load_file(str(directory / f"{name}.safetensors"))
     return unflatten(json.loads((directory / f"{name}.json").read_text()), tensors)
 

@@ -19,7 +19,7 @@ import os
 import pkgutil
 import sys
 
-from .. import __version__
+from ..version import __version__
 from ..errors import GenlabError
 
 

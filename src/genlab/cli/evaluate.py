@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 import sys
 
+from ..errors import GenlabError
+from ..evaluation import evaluate_run, format_table
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a run, a checkpoint or a set of samples")
@@ -38,9 +41,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..errors import GenlabError
-    from ..evaluation import evaluate_run, format_table
-
     if args.n < 1:
         raise GenlabError(f"--n must be at least 1 (got {args.n})")
     row = evaluate_run(args.target, metrics=args.metrics, n=args.n, reference=args.ref, extractor=args.extractor,

@@ -8,15 +8,17 @@ never changes when a new exploration is added.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
+import genlab.explore as explore_pkg
+
+from ..api import load
+from ..errors import GenlabError
+from ..registry import EXPLORERS
+
 
 def add_parser(sub) -> None:
-    import importlib
-    import pkgutil
-
-    import genlab.explore as explore_pkg
-
-    from ..registry import EXPLORERS
-
     for mod in pkgutil.iter_modules(explore_pkg.__path__):
         importlib.import_module(f"genlab.explore.{mod.name}")
     p = sub.add_parser("explore", help="explore a trained model's latent space")
@@ -32,10 +34,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..api import load
-    from ..errors import GenlabError
-    from ..registry import EXPLORERS
-
     if not getattr(args, "explorer", None):
         raise GenlabError(f"no exploration given; valid kinds: {', '.join(EXPLORERS.names())}")
     model = load(args.run, device=args.device)

@@ -7,6 +7,12 @@ model card, optionally with only the weights sampling needs.
 
 from __future__ import annotations
 
+from ..api import load
+from ..errors import GenlabError
+from ..export import TOLERANCE, export_onnx
+from ..extras import require
+from ..pretrained import export_pretrained
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export a model: ONNX graph or a shareable pretrained folder",
@@ -28,17 +34,12 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..errors import GenlabError
-
     if args.format == "pretrained":
         return _pretrained(args)
     if args.generator_only:
         raise GenlabError("--generator-only applies to --format pretrained; ONNX holds only the generator anyway")
-    from ..extras import require
 
     require("export", "genlab export --format onnx")
-    from ..api import load
-    from ..export import TOLERANCE, export_onnx
 
     model = load(args.run, device=args.device)
     info = export_onnx(model, args.out or "model.onnx", direction=args.direction)
@@ -50,8 +51,6 @@ def run(args) -> int:
 
 
 def _pretrained(args) -> int:
-    from ..pretrained import export_pretrained
-
     model, out = export_pretrained(args.run, args.out or "pretrained", generator_only=args.generator_only,
                                    device=args.device)
     files = ", ".join(sorted(p.name for p in out.iterdir()))

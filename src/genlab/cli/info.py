@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from ..models.base import read_config
+from ..training.checkpoint import list_checkpoints, resolve
+from ..training.rundir import RunDir
 
 
 def add_parser(sub) -> None:
@@ -13,11 +18,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..models.base import read_config
-    from ..training.checkpoint import list_checkpoints, resolve
-
     path = resolve(args.run)
     meta = read_config(path)
     if args.json:
@@ -36,16 +36,8 @@ def run(args) -> int:
     train = meta.get("train") or {}
     if train:
         print("train:       " + ", ".join(f"{k}={v}" for k, v in train.items() if v is not None))
-    metrics = run_dir / "metrics.jsonl"
-    if metrics.is_file():
-        rows = []
-        for line in metrics.read_text(errors="replace").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut short by a kill or a full disk
-        rows = [r for r in rows if isinstance(r, dict) and "event" not in r]
-        if rows:
-            print("last log:    " + ", ".join(f"{k} {v:.4g}" for k, v in rows[-1].items()
-                                              if isinstance(v, float) and k != "time"))
+    rows = RunDir(run_dir).log_rows()  # lines cut short by a kill or a full disk are skipped
+    if rows:
+        print("last log:    " + ", ".join(f"{k} {v:.4g}" for k, v in rows[-1].items()
+                                          if isinstance(v, float) and k != "time"))
     return 0

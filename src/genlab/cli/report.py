@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ..errors import GenlabError
+from ..report import build_report
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="write an HTML report of a run (config, curves, samples, evaluation)",
@@ -14,9 +17,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..errors import GenlabError
-    from ..report import build_report
-
     if args.max_grids < 1:
         raise GenlabError(f"--max-grids must be at least 1 (got {args.max_grids})")
     out = build_report(args.run, args.out, max_grids=args.max_grids)

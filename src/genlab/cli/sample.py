@@ -4,6 +4,8 @@ Samples are drawn and written in chunks (memory flat in N for .npz and folders).
 
 from __future__ import annotations
 
+from ..api import check_seed, load, sample
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained model")
@@ -18,8 +20,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..api import check_seed, load, sample
-
     check_seed(args.seed)
     model = load(args.run, device=args.device)
     if args.out is None:

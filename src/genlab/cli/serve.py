@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..serve import serve
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="explore a trained model in a local web page",
@@ -19,8 +21,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..serve import serve
-
     serve(args.run, host=args.host, port=args.port, device=args.device,
           allow_hosts=getattr(args, "allow_host", None) or ())
     return 0

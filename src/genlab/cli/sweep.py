@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import parse_flags
+from ..errors import GenlabError
+from ..sweep import format_table, open_sweep, sweep
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -40,10 +44,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import parse_flags
-    from ..errors import GenlabError
-    from ..sweep import format_table, open_sweep, sweep
-
     if args.show:
         if args.family or args.extra:
             raise GenlabError("--show takes only a sweep folder: genlab sweep --show SWEEP_DIR [--top N]")

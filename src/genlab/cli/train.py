@@ -10,6 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..api import families, resolve_config, resolved_yaml, train
+from ..config import describe, parse_flags
+from ..registry import FAMILIES
+from ..training.config import TrainConfig
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model family",
@@ -27,11 +32,6 @@ def add_parser(sub) -> None:
 
 
 def print_help(family: str | None) -> None:
-    from ..api import families
-    from ..config import describe
-    from ..registry import FAMILIES
-    from ..training.config import TrainConfig
-
     print("usage: genlab train FAMILY [--data NAME] [--steps N | --epochs E | --minutes M] [--out DIR] "
           "[--resume] [--config FILE] [--print-config] [--KEY VALUE ...]\n")
     print(f"families: {', '.join(families())}\n")
@@ -46,9 +46,6 @@ def print_help(family: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import resolve_config, resolved_yaml, train
-    from ..config import parse_flags
-
     extra = list(args.extra)
     family = extra.pop(0) if extra and not extra[0].startswith("-") else None
     if args.help:

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+from PIL import Image
+
+from ..api import load
+from ..capabilities import Translator
+from ..data.images import IMAGE_SUFFIXES
+from ..errors import GenlabError
+from ..io import check_writable, read_image, to_uint8
+from ..models.cyclegan.model import parse_direction
 
 
 def add_parser(sub) -> None:
@@ -27,8 +34,6 @@ def add_parser(sub) -> None:
 
 
 def collect_inputs(inputs: list[str]) -> list[Path]:
-    from ..errors import GenlabError
-
     files: list[Path] = []
     for item in inputs:
         path = Path(item).expanduser()
@@ -46,33 +51,6 @@ def collect_inputs(inputs: list[str]) -> list[Path]:
     return files
 
 
-def read_image(path: Path):
-    """An image file as a 1 x C x H x W float tensor in [0, 1] (C = 1 or 3)."""
-    import numpy as np
-    import torch
-    from PIL import Image, UnidentifiedImageError
-
-    from ..data.images import GREY_MODES, open_image, to_8bit
-    from ..errors import GenlabError
-
-    try:
-        with open_image(path, str(path)) as im:
-            im.load()
-            grey = im.mode in GREY_MODES or (im.mode == "P" and _palette_is_grey(im))
-            im = to_8bit(im).convert("L" if grey else "RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise GenlabError(f"cannot read {str(path)!r} as an image; pass PNG/JPEG/... image files") from None
-    a = np.asarray(im, dtype=np.uint8)
-    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
-    return torch.from_numpy(a.copy()).float().div(255).unsqueeze(0)
-
-
-def _palette_is_grey(im) -> bool:
-    rgb = im.convert("RGB")
-    r, g, b = rgb.split()
-    return r.tobytes() == g.tobytes() == b.tobytes()
-
-
 def unique_names(files: list[Path]) -> list[str]:
     """Output file names: the input's stem + .png, numbered when stems repeat."""
     seen: dict[str, int] = {}
@@ -87,10 +65,6 @@ def unique_names(files: list[Path]) -> list[str]:
 
 def translate_files(model, files: list[Path], out: Path, direction: str = "AtoB") -> list[Path]:
     """Translate each file with `model` and write DIR/<name>.png; returns the written paths."""
-    from PIL import Image
-
-    from ..io import check_writable, to_uint8
-
     check_writable(out, folder=True)
     images = [read_image(f) for f in files]  # read all first: a bad file fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
@@ -104,14 +78,10 @@ def translate_files(model, files: list[Path], out: Path, direction: str = "AtoB"
 
 
 def run(args) -> int:
-    from ..api import load
-    from ..errors import GenlabError
-    from ..models.cyclegan.model import parse_direction
-
     direction = parse_direction(args.direction)
     files = collect_inputs(args.inputs)
     model = load(args.run, device=args.device)
-    if not hasattr(model, "translate"):
+    if not isinstance(model, Translator):
         raise GenlabError(f"{args.run} holds a {model.family} model, which does not translate images; "
                           f"pass a cyclegan run")
     written = translate_files(model, files, Path(args.out), direction)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..errors import DataError
 from ..registry import DATASETS
 from .base import BatchIterator, TensorData
 from .images import ImageData, load_folder
+from .sequences import reload_source
 
 for _mod in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_mod.name}")
@@ -76,8 +78,6 @@ def spec_for_kinds(spec: str, kinds: tuple[str, ...]) -> str:
     if name == "folder" and colon and "unpaired-image" in kinds and "image" not in kinds:
         base = Path(path).expanduser()
         if (base / "trainA").is_dir() and (base / "trainB").is_dir():
-            import sys
-
             print(f"genlab: {spec} has the trainA/ trainB/ layout; reading it as unpaired:{path}", file=sys.stderr)
             return f"unpaired:{path}"
     return spec
@@ -125,3 +125,13 @@ def load_images(name: str, split: str = "train", root: str | None = None, **opti
 
 __all__ = ["BatchIterator", "ImageData", "TensorData", "check_kind", "load_dataset", "load_folder", "load_images",
            "spec_for_kinds", "split_spec"]
+
+
+def heldout_data(info: dict[str, Any], split: str, root: str | None = None) -> TensorData:
+    """The data a model was trained on (its saved data description), another split, prepared the same way."""
+    if info.get("source"):  # sequence data keeps its loader and options
+        return reload_source(info, split)
+    opts = {}
+    if info.get("kind", "image") == "image" and info.get("shape"):
+        opts["image_size"] = int(info["shape"][-1])
+    return load_dataset(info["dataset"], root=root, split=split, **opts)

@@ -15,6 +15,8 @@ from typing import Any, Iterator
 
 import torch
 
+from ..errors import DataError
+
 
 @dataclass
 class TensorData:
@@ -74,8 +76,6 @@ class BatchIterator:
         self.batch_size = batch_size
         self.global_batch = batch_size * world_size
         if self.n < self.global_batch:
-            from ..errors import DataError
-
             raise DataError(
                 f"dataset has {self.n} items, fewer than one batch of {self.global_batch}; "
                 f"lower --batch-size or use more data"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,71 +21,19 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from ..errors import DataError
+from ..errors import DataError, GenlabError
+from ..io import GREY_MODES, UNREADABLE, ImageTooLarge, open_image, read_pil
+from ..memory import available_memory
 from ..registry import DATASETS
 from .base import TensorData
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
-#: Pillow modes of one-channel images (8-bit, 16-bit, 32-bit integer and float grey)
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 #: the largest side picked automatically for a folder (the most --image-size accepts)
 MAX_AUTO_SIZE = 1024
-
-
-class ImageTooLarge(DataError):
-    """An image whose header claims more pixels than may be decoded."""
-
-
-def max_pixels() -> int:
-    """Pixels one image may have: Pillow's decompression-bomb limit (about 89 MP)."""
-    from PIL import Image
-
-    return int(Image.MAX_IMAGE_PIXELS or 89_478_485)
-
-
-def open_image(source: Any, name: str):
-    """Open an image reading its header only; an image over `max_pixels` is refused
-    with `ImageTooLarge` (one line) before anything is decoded."""
-    import re
-    import warnings
-
-    from PIL import Image
-
-    limit = max_pixels()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(source)
-    except Image.DecompressionBombError as exc:
-        found = re.search(r"\((\d+) pixels\)", str(exc))
-        claimed = f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
-        raise ImageTooLarge(f"{name} claims {claimed}, over the {limit / 1e6:.0f} MP limit for one image "
-                            f"(a decompression bomb?); shrink it") from None
-    w, h = im.size
-    if w * h > limit:
-        im.close()
-        raise ImageTooLarge(f"{name} is {w}x{h} pixels ({w * h / 1e6:.0f} MP), over the {limit / 1e6:.0f} MP "
-                            f"limit for one image; shrink it")
-    return im
-
-
-def to_8bit(im):
-    """A 16-bit, 32-bit or float grey image as 8-bit "L", scaled (Pillow's own
-    conversion clips 16-bit values at 255); other images unchanged."""
-    from PIL import Image
-
-    if im.mode not in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        return im
-    a = np.asarray(im)
-    if im.mode == "F":
-        a = np.nan_to_num(a.astype(np.float64), nan=0.0)
-        a = a * 255 if a.max(initial=0) <= 1.0 else a
-    elif im.mode.startswith("I;16") or a.max(initial=0) > 255:
-        a = a.astype(np.float64).clip(0, 65535) / 257
-    return Image.fromarray(a.clip(0, 255).round().astype(np.uint8), "L")
 
 
 class ImageData(TensorData):
@@ -204,9 +154,7 @@ def _mnist_like(name: str, tv_name: str, debian_name: str, install_hint: str, cl
 
 def _try_download(tv_name: str, root: str | None, split: str) -> None:
     """Fetch through torchvision when online; failures fall through to the hint."""
-    import socket
-
-    import torchvision.datasets as tvd
+    import torchvision.datasets as tvd  # noqa: PLC0415  (heavy: pulls in torch._dynamo)
 
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(15)
@@ -235,10 +183,10 @@ def mnist(root: str | None = None, split: str = "train", image_size: int | None 
 
 @DATASETS.register("cifar10")
 def cifar10(root: str | None = None, split: str = "train", image_size: int | None = None) -> ImageData:
-    import torchvision.datasets as tvd
-
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r} for cifar10; valid splits: train, test")
+    import torchvision.datasets as tvd  # noqa: PLC0415  (heavy: pulls in torch._dynamo)
+
     last_err = None
     for r in data_roots(root):
         if (r / "cifar-10-batches-py").is_dir():
@@ -268,7 +216,7 @@ def cifar10(root: str | None = None, split: str = "train", image_size: int | Non
 @DATASETS.register("digits")
 def digits(root: str | None = None, split: str = "train", image_size: int | None = None) -> ImageData:
     """scikit-learn's bundled 8x8 digits (1,797 images; offline). Test split: every 5th image."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # noqa: PLC0415
 
     d = load_digits()
     images = torch.from_numpy((d.images * (255.0 / 16.0)).round().astype(np.uint8)).unsqueeze(1)
@@ -298,13 +246,9 @@ def default_workers() -> int:
 
 def _decode_image(path: Path, grey: bool, size: int) -> np.ndarray | None:
     """One file as uint8 C x size x size (centre-cropped and resized if needed); None if unreadable."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with open_image(path, path.name) as im:
-            im.load()
-            p = to_8bit(im).convert("L" if grey else "RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImageTooLarge, Image.DecompressionBombError):
+        p = read_pil(path, path.name, grey)
+    except GenlabError:
         return None
     w, h = p.size
     if (w, h) != (size, size):
@@ -362,8 +306,6 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
     folder holds 512 files or more. The images are then held in memory as uint8,
     so training draws batches by indexing, with no loader between steps.
     """
-    from PIL import UnidentifiedImageError
-
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DataError(f"folder {str(root)!r} does not exist; pass folder:PATH with a folder of images")
@@ -385,7 +327,7 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
         except ImageTooLarge as exc:
             bad.append(f)
             too_large.append(str(exc))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        except UNREADABLE:
             bad.append(f)
     if too_large and (strict or not headers):
         raise DataError(f"{too_large[0]}" + (f" ({len(too_large)} such files in {str(root)!r})"
@@ -412,15 +354,11 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
         raise DataError(f"{len(bad)} file(s) in {str(root)!r} are not readable images (first: {bad[0].name}); "
                         f"remove them or drop --strict-data to skip them")
     if bad:
-        import sys
-
         print(f"genlab: skipped {len(bad)} unreadable file(s) in {root} (first: {bad[0].name})"
               + (f"; {len(too_large)} over the pixel limit" if too_large else ""), file=sys.stderr)
     if not len(array):
         raise DataError(f"folder {str(root)!r} holds no readable images; put .png or .jpg files in it")
     if len(sizes) > 1 and chosen_size:
-        import sys
-
         print(f"genlab: images in {root} have {len(sizes)} sizes; centre-cropped and resized all to "
               f"{image_size}x{image_size} (set --image-size to choose)", file=sys.stderr)
     images = torch.from_numpy(array)
@@ -433,8 +371,6 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
 
 def _check_fits(n: int, channels: int, size: int, root: Path) -> None:
     """Refuse, before decoding, a folder whose images would not fit in memory at `size`."""
-    from ..memory import available_memory
-
     need = n * channels * size * size
     free = available_memory()
     if free is not None and need > free // 2:

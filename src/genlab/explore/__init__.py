@@ -1,5 +1,7 @@
-"""Exploration: grids, interpolation, traversals, translation, plots."""
+"""Named explorations, the CLI's exploration layer (``genlab explore KIND RUN``).
 
-from .grid import save_grid
-
-__all__ = ["save_grid"]
+Each module registers its explorations in `genlab.registry.EXPLORERS`; the
+bodies are plain functions callable from Python (`interpolation_grid`,
+`traversal_grid`, `class_grid`, ...). The maths and drawing they share with
+the model families live lower: `genlab.latent` and `genlab.viz`.
+"""

@@ -1,153 +1,26 @@
-"""Sequence outputs: plots of real vs generated series, CSV and text files.
+"""The ``series-plot`` exploration of sequence models.
 
-- `render_series` / `render_text` draw a matplotlib figure into a
-  3 x H x W float tensor in [0, 1], which the Trainer writes as a preview
-  image like any sample grid.
-- `plot_real_vs_generated(real, fake, path)` writes that figure as a PNG.
-- `save_sequences_csv(samples, path, columns)` writes samples in long format:
-  one row per (sample, step), one column per feature (and the label).
-- `save_text(source, path)` writes one generated word per line.
-- The ``series-plot`` exploration (``genlab explore series-plot RUN --out
-  F``) samples a trained sequence model and writes F by its suffix: .png
-  (real vs generated plot), .csv (series in original units) or .txt (words).
+``genlab explore series-plot RUN --out F`` samples a trained sequence model
+and writes F by its suffix: .png (real vs generated plot), .csv (series in
+original units) or .txt (words). The drawing lives in `genlab.viz`, the CSV
+and text writers in `genlab.io`.
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
-import torch
-
+from ..data.sequences import reload_source
 from ..errors import GenlabError
+from ..io import save_sequences_csv, save_text
 from ..registry import EXPLORERS
-
-
-def _figure_to_tensor(fig: Any) -> torch.Tensor:
-    fig.canvas.draw()
-    rgba = np.asarray(fig.canvas.buffer_rgba())
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return torch.from_numpy(rgba[..., :3].copy()).permute(2, 0, 1).float().div_(255.0)
-
-
-def _series_figure(real: torch.Tensor | None, fake: torch.Tensor, columns: Sequence[str] | None = None,
-                   n: int = 4, features: int = 3, title: str = ""):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fake = torch.as_tensor(fake).detach().cpu().float()
-    d = fake.shape[2]
-    shown = list(range(min(features, d)))
-    cols = list(columns or [f"feature{i}" for i in range(d)])
-    rows = [("generated", fake[:n], "tab:blue")]
-    if real is not None:
-        rows.insert(0, ("real", torch.as_tensor(real).detach().cpu().float()[:n], "tab:red"))
-    fig, axes = plt.subplots(len(rows), len(shown), figsize=(3.2 * len(shown), 2.4 * len(rows)), dpi=80,
-                             squeeze=False, sharex=True)
-    for r, (name, x, colour) in enumerate(rows):
-        for c, j in enumerate(shown):
-            ax = axes[r][c]
-            for i in range(x.shape[0]):
-                ax.plot(x[i, :, j].numpy(), color=colour, alpha=0.75, lw=1.2)
-            ax.set_title(f"{name}: {cols[j]}", fontsize=9)
-            ax.tick_params(labelsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def render_series(real: torch.Tensor | None, fake: torch.Tensor, columns: Sequence[str] | None = None,
-                  n: int = 4, features: int = 3) -> torch.Tensor:
-    """A figure of `n` real (top) and generated (bottom) series as a 3 x H x W image in [0, 1]."""
-    return _figure_to_tensor(_series_figure(real, fake, columns, n, features))
-
-
-def render_text(real: Sequence[str] | None, fake: Sequence[str], n: int = 16) -> torch.Tensor:
-    """Two columns of words, real and generated, as a 3 x H x W image in [0, 1]."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    columns = [("generated", list(fake)[:n])]
-    if real is not None:
-        columns.insert(0, ("real", list(real)[:n]))
-    fig, ax = plt.subplots(figsize=(2.4 * len(columns), 0.22 * n + 0.8), dpi=80)
-    ax.axis("off")
-    for k, (name, words) in enumerate(columns):
-        x = k / len(columns) + 0.02
-        ax.text(x, 1.0, name, fontsize=11, weight="bold", va="top", family="monospace", transform=ax.transAxes)
-        for i, w in enumerate(words):
-            ax.text(x, 1.0 - (i + 1.5) / (n + 2), w or "(empty)", fontsize=10, va="top", family="monospace",
-                    transform=ax.transAxes)
-    return _figure_to_tensor(fig)
-
-
-def plot_real_vs_generated(real: torch.Tensor | None, fake: torch.Tensor, path: str | Path,
-                           columns: Sequence[str] | None = None, n: int = 4, features: int = 3,
-                           title: str = "") -> Path:
-    """Write a PNG of `n` real and generated series (first `features` features)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig = _series_figure(real, fake, columns, n, features, title)
-    fig.savefig(path)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path
-
-
-def save_sequences_csv(samples: dict[str, Any] | torch.Tensor, path: str | Path,
-                       columns: Sequence[str] | None = None) -> Path:
-    """Long-format CSV: sample, step, one column per feature (, label)."""
-    seqs = samples["sequences"] if isinstance(samples, dict) else samples
-    labels = samples.get("labels") if isinstance(samples, dict) else None
-    seqs = torch.as_tensor(seqs).detach().cpu()
-    if seqs.dim() != 3:
-        raise GenlabError(f"expected N x T x D sequences to write as CSV (got shape {tuple(seqs.shape)})")
-    cols = list(columns or [f"feature{i}" for i in range(seqs.shape[2])])
-    if len(cols) != seqs.shape[2]:
-        raise GenlabError(f"{len(cols)} column names for {seqs.shape[2]} features; give one name per feature")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["sample", "step", *cols] + (["label"] if labels is not None else []))
-        arr = seqs.double().numpy()
-        for i in range(arr.shape[0]):
-            extra = [int(labels[i])] if labels is not None else []
-            for t in range(arr.shape[1]):
-                w.writerow([i, t, *(f"{v:.6g}" for v in arr[i, t])] + extra)
-    return path
-
-
-def save_text(source: Any, path: str | Path, *, n: int = 100, seed: int = 0) -> Path:
-    """One word per line, from a token model (sampled), its samples dict, or a list of strings."""
-    if isinstance(source, (list, tuple)):
-        words = [str(s) for s in source]
-    elif isinstance(source, dict):
-        raise GenlabError("save_text needs the model to decode tokens: pass the model, or model.decode_text(tokens)")
-    elif hasattr(source, "decode_text"):
-        words = source.decode_text(source.sample(n, seed=seed)["tokens"])
-    else:
-        raise GenlabError(f"cannot write {type(source).__name__} as text; pass a word model or a list of strings")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(w + "\n" for w in words))
-    return path
+from ..seqmetrics import plot_pca_tsne
+from ..viz import plot_real_vs_generated, render_text, save_grid
 
 
 def real_data(model: Any, split: str = "test") -> Any | None:
     """The data a loaded model was trained on (re-read from its saved source), or None."""
-    from ..data.sequences import reload_source
-
     try:
         return reload_source(model.data_info, split)
     except GenlabError:
@@ -179,8 +52,6 @@ class SeriesPlot:
                 return f"wrote {out} ({n} words)"
             if suffix == ".png":
                 data = real_data(model)
-                from .grid import save_grid
-
                 save_grid(render_text(data.words()[:n] if data is not None else None, words, n=min(n, 40)), out)
                 return f"wrote {out}"
             raise GenlabError(f"unknown output type {suffix!r} for a word model; use words.txt or plot.png")
@@ -199,8 +70,6 @@ class SeriesPlot:
         else:
             raise GenlabError(f"unknown output type {suffix!r} for a sequence model; use samples.csv or plot.png")
         if args.pca:
-            from ..seqmetrics import plot_pca_tsne
-
             data = real_data(model)
             if data is None:
                 raise GenlabError("the training data of this model cannot be found; --pca needs it")

@@ -14,17 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
+from ..data import load_dataset
 from ..errors import GenlabError
+from ..io import check_writable
+from ..latent import interpolate
+from ..models.vae.model import VAE, pair_rows
 from ..registry import EXPLORERS
-from .grid import save_grid
-from .latent import interpolate
+from ..viz import save_grid
 
 
 # -- shared helpers -----------------------------------------------------------------------
 def require_vae(model: Any, kind: str):
-    from ..models.vae.model import VAE
-
     if not isinstance(model, VAE):
         raise GenlabError(f"`explore {kind}` needs a model of the VAE families (vae, cvae); "
                           f"this run holds a {model.family} model")
@@ -63,8 +65,6 @@ def train_settings(run: str) -> dict[str, Any]:
 
 def real_images(model: Any, args: argparse.Namespace, n: int | None):
     """`n` real [0, 1] images (grey, not binarised) and their labels (or None)."""
-    from ..data import load_dataset
-
     saved = train_settings(args.run)
     name = args.data or saved.get("data") or model.data_info.get("dataset")
     if not name:
@@ -122,8 +122,6 @@ def written(path: Path, what: str) -> str:
 
 
 def check_out(path: str) -> Path:
-    from ..io import check_writable
-
     out = Path(path)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise GenlabError(f"--out {path!r} must be a .png (or .jpg) file")
@@ -147,8 +145,6 @@ class Reconstruct:
         p.add_argument("--ncol", type=int, default=8, help="images per row")
 
     def run(self, model: Any, args: argparse.Namespace) -> str:
-        from ..models.vae.model import pair_rows
-
         model = require_vae(model, "reconstruct")
         positive("n", args.n)
         positive("ncol", args.ncol)
@@ -215,8 +211,6 @@ class Interpolate:
         p.add_argument("--mode", choices=("linear", "slerp"), default="linear", help="linear or spherical path")
 
     def run(self, model: Any, args: argparse.Namespace) -> str:
-        import torch.nn.functional as F
-
         model = require_vae(model, "vae-interpolate")
         positive("pairs", args.pairs)
         if args.steps < 2:
@@ -244,7 +238,7 @@ class Interpolate:
 
 # -- 2-D latents ------------------------------------------------------------------------
 def _figure(size: float = 5.0):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     return Figure(figsize=(size, size), dpi=100)
 
@@ -287,7 +281,7 @@ class Scatter:
 
 
 def _colour(k: int):
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # noqa: PLC0415
 
     return colormaps["tab10"](k % 10)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..errors import ConfigError
 from ..registry import LOSSES
 
 
@@ -90,6 +91,12 @@ class Hinge(GANLoss):
 
 def get_loss(name: str) -> GANLoss:
     return LOSSES.get(name)()
+
+
+def check_loss(name: str) -> None:
+    """Refuse, as a config error naming the valid ones, an objective that is not registered."""
+    if name not in LOSSES:
+        raise ConfigError(f"bad value {name!r} for 'loss': valid objectives are {', '.join(LOSSES.names())}")
 
 
 def input_gradient(out: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:

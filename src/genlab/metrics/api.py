@@ -24,11 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from ..data import split_spec
+from ..registry import Registry
 from . import distances as D
+from .domain import domain_extractor
 from .errors import MetricsError
 from .extractors import CLASSIFIER_DOMAINS, FeatureExtractor, get_extractor
-from .reference import ReferenceStats, content_hash, reference_stats
-from .registry import Registry
+from .reference import ReferenceStats, content_hash, load_reference_data, reference_stats
 
 # Options of the metrics, overridable through evaluate(..., options={...}).
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -74,7 +76,7 @@ class Metric:
     needs_reference: bool
 
 
-METRICS: Registry[Metric] = Registry("metric")
+METRICS: Registry[Metric] = Registry("metric", error=MetricsError, ordered=True)
 
 
 def register_metric(name: str, *, needs_reference: bool) -> Callable:
@@ -162,7 +164,6 @@ def auto_extractor(dataset: str | None, images: Any = None, labels: Any = None, 
             "and no reference images to train a domain extractor on; pass reference=DATASET or ref_images=..., "
             "or extractor='inception', a registered name or your own module"
         )
-    from .domain import domain_extractor
 
     return domain_extractor(images, labels, seed=seed, label=dataset or "the reference images")
 
@@ -179,7 +180,6 @@ def _parse_reference(reference: Any) -> tuple[ReferenceStats | None, str | None,
         text = str(reference)
         if text.endswith(".safetensors") or Path(text).is_file():
             return ReferenceStats.load(text), None, "train"
-        from ..data import split_spec
 
         name, split = split_spec(text)
         return None, name, split or "train"
@@ -227,8 +227,6 @@ def prepare_reference(
             if ref_images is not None:
                 real["data"] = (_as_images(ref_images), None)
             else:
-                from .reference import load_reference_data
-
                 real["data"] = load_reference_data(dataset, split, root)
         return real["data"]
 

@@ -40,10 +40,19 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save_file
 from torch import nn
 
 from .errors import MetricsError
-from .extractors import FeatureExtractor, convert_images, safetensors_metadata, state_dict_hash, to_float_images
+from .extractors import (
+    PREFIXES,
+    FeatureExtractor,
+    convert_images,
+    safetensors_metadata,
+    state_dict_hash,
+    to_float_images,
+)
 from .reference import cache_root, content_hash
 
 RECIPE = "1"
@@ -246,8 +255,6 @@ def _prepare(images: Any, labels: Any, seed: int) -> tuple[torch.Tensor, torch.T
 
 
 def _save(model: DomainCNN, meta: dict[str, str], path: Path) -> None:
-    from safetensors.torch import save_file
-
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
@@ -261,8 +268,6 @@ def _save(model: DomainCNN, meta: dict[str, str], path: Path) -> None:
 
 def load_domain_extractor(name: str, directory: str | os.PathLike | None = None) -> DomainExtractor:
     """A cached domain extractor by name (``domain-<hash>``)."""
-    from safetensors.torch import load as load_tensors
-
     path = Path(directory if directory is not None else extractor_cache_dir()) / f"{name}.safetensors"
     try:
         data = path.read_bytes()
@@ -282,6 +287,8 @@ def load_domain_extractor(name: str, directory: str | os.PathLike | None = None)
     # the weights' content, not the file's bytes: safetensors writes metadata in no fixed order
     return DomainExtractor(name, model, meta, state_dict_hash(model))
 
+
+PREFIXES["domain-"] = load_domain_extractor
 
 def domain_extractor(images: Any, labels: Any = None, *, seed: int = 0, label: str = "the reference data",
                      directory: str | os.PathLike | None = None) -> DomainExtractor:

@@ -34,10 +34,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load as load_tensors
 from torch import nn
 
+from ..modes import evaluating
+from ..registry import Registry
 from .errors import MetricsError
-from .registry import Registry
 
 # --------------------------------------------------------------------- network
 
@@ -206,19 +208,15 @@ class FeatureExtractor(nn.Module):
             raise MetricsError(f"images must be a tensor or array, got {type(images).__name__}")
         if len(images) == 0:
             raise MetricsError("no images to extract features from")
-        was_training = self.training
-        self.eval().to(device)
-        feats: list[torch.Tensor] = []
-        logits: list[torch.Tensor] = []
-        try:
+        with evaluating(self.to(device)):
+            feats: list[torch.Tensor] = []
+            logits: list[torch.Tensor] = []
             for start in range(0, len(images), batch_size):
                 batch = images[start : start + batch_size].to(device)
                 f, lg = self(batch)
                 feats.append(f.reshape(len(f), -1).float().cpu())
                 if lg is not None:
                     logits.append(lg.reshape(len(lg), -1).float().cpu())
-        finally:
-            self.train(was_training)
         return Features(torch.cat(feats), torch.cat(logits) if logits else None)
 
 
@@ -290,8 +288,6 @@ def load_classifier(domain: str, version: str = "") -> ClassifierExtractor:
 
 def classifier_from_bytes(data: bytes, name: str) -> ClassifierExtractor:
     """A ClassifierExtractor from the bytes of a classifier .safetensors file (architecture in its metadata)."""
-    from safetensors.torch import load as load_tensors
-
     meta = safetensors_metadata(data)
     model = ClassifierCNN.from_config(meta)
     model.load_state_dict(load_tensors(data))
@@ -340,7 +336,7 @@ class InceptionExtractor(FeatureExtractor):
         super().__init__()
         path = Path(weights_path) if weights_path is not None else inception_weights_path()
         try:
-            from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+            from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3  # noqa: PLC0415
         except ImportError:
             raise MetricsError(
                 "the 'inception' extractor needs torch-fidelity: pip install 'torch-fidelity>=0.4'"
@@ -425,13 +421,17 @@ def _import_spec(spec: str) -> Any:
 
 # ---------------------------------------------------------------- registry
 
-EXTRACTORS: Registry[Callable[[], FeatureExtractor]] = Registry("extractor")
+EXTRACTORS: Registry[Callable[[], FeatureExtractor]] = Registry("extractor", error=MetricsError, ordered=True)
 EXTRACTORS.register("fashion-mnist-classifier")(lambda: load_classifier("fashion-mnist"))
 EXTRACTORS.register("mnist-classifier")(lambda: load_classifier("mnist"))
 EXTRACTORS.register("inception")(lambda: InceptionExtractor())
 # The first shipped weights (penultimate-layer features), kept to reproduce figures published with them.
 EXTRACTORS.register("fashion-mnist-classifier-v1")(lambda: load_classifier("fashion-mnist", "v1"))
 EXTRACTORS.register("mnist-classifier-v1")(lambda: load_classifier("mnist", "v1"))
+
+#: name prefix -> loader of the extractors named so (``domain-...``: registered by genlab.metrics.domain,
+#: which trains them on first use and reads them from its cache)
+PREFIXES: dict[str, Callable[[str], FeatureExtractor]] = {}
 
 _loaded: dict[str, FeatureExtractor] = {}
 
@@ -445,10 +445,9 @@ def get_extractor(spec: Any) -> FeatureExtractor:
             if spec not in _loaded:
                 _loaded[spec] = EXTRACTORS.get(spec)()
             return _loaded[spec]
-        if spec.startswith("domain-"):  # trained on first use by genlab.metrics.domain, read from its cache
-            from .domain import load_domain_extractor
-
-            return load_domain_extractor(spec)
+        for prefix, loader in PREFIXES.items():
+            if spec.startswith(prefix):
+                return loader(spec)
         if ":" in spec:
             obj = _import_spec(spec)
             return obj if isinstance(obj, FeatureExtractor) else CallableExtractor(obj, name=spec)

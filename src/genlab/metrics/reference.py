@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.numpy import load, save_file
 
 from .distances import as_array, feature_stats
 from .errors import MetricsError
@@ -96,8 +97,6 @@ class ReferenceStats:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically (temp file + rename) as .safetensors with the key in its metadata."""
-        from safetensors.numpy import save_file
-
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"mu": self.mu.astype(np.float64), "sigma": self.sigma.astype(np.float64)}
@@ -117,8 +116,6 @@ class ReferenceStats:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ReferenceStats:
-        from safetensors.numpy import load
-
         path = Path(path)
         try:
             data = path.read_bytes()
@@ -209,7 +206,7 @@ def reference_stats(
 def load_reference_data(dataset: str, split: str = "train", root: str | None = None) -> tuple[Any, Any]:
     """(uint8 images, labels or None) of a dataset split, any spec genlab.data knows (``folder:PATH`` too)."""
     try:
-        from ..data import load_images
+        from ..data import load_images  # noqa: PLC0415
     except ImportError as exc:
         raise MetricsError(f"cannot load dataset {dataset!r} for reference statistics: {exc}") from None
     data = load_images(dataset, split=split, root=root)

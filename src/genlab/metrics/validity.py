@@ -100,7 +100,7 @@ def salt_and_pepper(x: torch.Tensor, fraction: float, gen: torch.Generator) -> t
 
 def contaminant_digits(size: int, channels: int = 1) -> torch.Tensor:
     """scikit-learn's bundled 8x8 digits, drawn MNIST-style (20 px in a `size` x `size` frame), float [0, 1]."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # noqa: PLC0415
 
     digits = torch.from_numpy(load_digits().images.astype(np.float32) / 16.0).unsqueeze(1)
     inner = max(2, round(size * 20 / 28))
@@ -290,7 +290,7 @@ def run_protocol(extractor: Any, train: torch.Tensor, train_labels: torch.Tensor
 
 def spearman(levels: Sequence[float], values: Sequence[float]) -> float:
     """Spearman's rank correlation (average ranks for ties)."""
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # noqa: PLC0415
 
     rho = spearmanr(levels, values).statistic
     return float(rho) if np.isfinite(rho) else 0.0

@@ -7,7 +7,7 @@ chosen by name (`loss`, see `genlab.losses`); the step takes care of the
 discriminator steps per generator step, the gradient penalty the objective
 asks for, the R1 penalty, differentiable augmentation of D's inputs
 (DiffAugment) and the generator's exponential moving average. Every GAN
-family gets a mode-collapse monitor (`genlab.training.diversity`) as a
+family gets a mode-collapse monitor (`genlab.models.diversity`) as a
 Trainer callback.
 """
 
@@ -19,12 +19,17 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils.parametrize import is_parametrized
 
 from ..config import option
-from ..losses import get_loss, gradient_penalty, r1_penalty
+from ..errors import ConfigError
+from ..losses import check_loss, get_loss, gradient_penalty, r1_penalty
+from ..modes import frozen
 from ..nn.augment import diff_augment, parse_policy
-from ..registry import LOSSES
+from ..nn.optim import adam
 from .base import GenerativeModel
+from .diversity import DiversityMonitor
 
 
 @dataclass
@@ -46,36 +51,16 @@ class GANConfig:
                                                "fraction of the data's (0 = no monitor)", min=0, max=1)
 
     def validate(self) -> None:
-        if self.loss not in LOSSES:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"bad value {self.loss!r} for 'loss': valid objectives are {', '.join(LOSSES.names())}")
+        check_loss(self.loss)
         parse_policy(self.diffaugment)
-
-
-def set_requires_grad(module: nn.Module, flag: bool) -> None:
-    for p in module.parameters():
-        p.requires_grad_(flag)
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectrally normalise every linear, convolution and embedding layer of `module` in place."""
-    from torch.nn.utils.parametrizations import spectral_norm
-    from torch.nn.utils.parametrize import is_parametrized
-
     for m in list(module.modules()):
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)) and not is_parametrized(m, "weight"):
             spectral_norm(m)
     return module
-
-
-def adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    """Adam, fused into one kernel where this PyTorch and device allow it."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
 def ema_decay(decay: float, step: int | None) -> float:
@@ -103,8 +88,6 @@ class AdversarialModel(GenerativeModel):
         self.objective = get_loss(config.loss)
         self.augment_policy = parse_policy(getattr(config, "diffaugment", ""))
         if self.augment_policy and data_info.get("kind", "image") != "image":
-            from ..errors import ConfigError
-
             raise ConfigError(f"--diffaugment augments images, but {self.family!r} trains on "
                               f"{data_info.get('kind')} data here; drop --diffaugment")
 
@@ -116,7 +99,7 @@ class AdversarialModel(GenerativeModel):
         """Call at the end of a subclass' __init__ once the generator exists."""
         if self.config.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator)
-            set_requires_grad(self.generator_ema, False)
+            self.generator_ema.requires_grad_(False)
 
     # -- hooks for subclasses -----------------------------------------------------------
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
@@ -149,12 +132,10 @@ class AdversarialModel(GenerativeModel):
         return diff_augment(x, self.augment_policy) if self.augment_policy else x
 
     def callbacks(self) -> list[Any]:
-        """A mode-collapse monitor (see `genlab.training.diversity`) unless switched off."""
+        """A mode-collapse monitor (see `genlab.models.diversity`) unless switched off."""
         threshold = getattr(self.config, "collapse_warning", 0.0)
         if not threshold:
             return []
-        from ..training.diversity import DiversityMonitor
-
         hints = ["--minibatch-std"] if hasattr(self.config, "minibatch_std") and not self.config.minibatch_std else []
         hints += ["a lower --lr-g", "--r1-gamma 1" if not self.config.r1_gamma else "a larger --r1-gamma"]
         if not self.config.diffaugment:
@@ -184,7 +165,6 @@ class AdversarialModel(GenerativeModel):
         logs: dict[str, torch.Tensor] = {}
 
         # discriminator phase
-        set_requires_grad(self.discriminator, True)
         z = self.latent(n)
         fake_labels = self.check_labels(None, n) if self.conditional else None
         fake = self.generate(z, fake_labels)
@@ -216,14 +196,13 @@ class AdversarialModel(GenerativeModel):
             self.optimize(loss_d, opt_d)
 
         # generator phase: D's weights need no gradients here
-        set_requires_grad(self.discriminator, False)
-        d_fake_g = self.discriminate(self.augment(fake), fake_labels)
-        loss_g = self.objective.g_loss(d_fake_g)
-        extra = self.extra_generator_loss(z, fake, fake_labels, logs)
-        if extra is not None:
-            loss_g = loss_g + extra
-        self.optimize(loss_g, opt_g)
-        set_requires_grad(self.discriminator, True)
+        with frozen(self.discriminator):
+            d_fake_g = self.discriminate(self.augment(fake), fake_labels)
+            loss_g = self.objective.g_loss(d_fake_g)
+            extra = self.extra_generator_loss(z, fake, fake_labels, logs)
+            if extra is not None:
+                loss_g = loss_g + extra
+            self.optimize(loss_g, opt_g)
         if c.ema > 0:
             self.update_ema(step)
 
@@ -254,20 +233,9 @@ class AdversarialModel(GenerativeModel):
                      z: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Run the sampling generator (EMA weights when on) over `n` latents in batches,
         in eval mode; returns its raw outputs on the CPU and the labels used."""
-        was_training = self.training
-        self.eval()
-        gen = self.make_generator(seed)
-        labels = self.check_labels(labels, n, gen)
-        if z is None:
-            z = self.latent(n, gen)
-        z = z.to(self.device)
         net = self.sampling_generator()
-        chunks = []
-        for i in range(0, n, batch_size):
-            y = labels[i:i + batch_size] if labels is not None else None
-            chunks.append(self.generate(z[i:i + batch_size], y, net=net).float().cpu())
-        self.train(was_training)
-        return torch.cat(chunks), (labels.cpu() if labels is not None else None)
+        return self.decode_batches(n, lambda zb, yb: self.generate(zb, yb, net=net), seed=seed, labels=labels, z=z,
+                                   batch_size=batch_size)
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, labels: Any = None,

@@ -19,21 +19,34 @@ Contract (see README, "Design"):
   ``config.json``, ``model.safetensors`` and a ``README.md`` model card (see
   card.py); ``generator_only=True`` keeps only the weights sampling needs
   (sampling_state.py), and loading accepts both; nothing is unpickled.
+- Old checkpoints keep loading: ``config.json`` records the family's
+  ``config_version``; a family that renames or reshapes an option bumps it
+  and upgrades older configs in ``migrate(config, version)``. Keys a config
+  no longer has are dropped with a one-line warning (`upgrade_config`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .. import __version__
 from ..config import build, to_dict
 from ..errors import CheckpointError, GenlabError
+from ..modes import evaluating
+from ..registry import FAMILIES
+from ..serialization import write_json
+from ..version import __version__
+from .card import write_card
+from .sampling_state import load_sampling_state, sampling_state_dict
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -50,6 +63,8 @@ class GenerativeModel(nn.Module):
     data_kinds: ClassVar[tuple[str, ...]] = ("image",)
     #: True when sampling takes class labels
     conditional: ClassVar[bool] = False
+    #: version of the family's config layout; bump it when an option is renamed and handle it in `migrate`
+    config_version: ClassVar[int] = 1
 
     def __init__(self, config: Any, data_info: dict[str, Any]):
         super().__init__()
@@ -192,6 +207,25 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError
 
     @torch.no_grad()
+    def decode_batches(self, n: int, decode: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], *,
+                       seed: int | None = None, labels: Any = None, z: torch.Tensor | None = None,
+                       batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """In eval mode: check (or draw) the labels, draw `n` latents unless `z` is given, and run
+        ``decode(z_batch, labels_batch)`` over batches; returns the outputs (float, on the CPU)
+        and the labels used (on the CPU, or None)."""
+        with evaluating(self):
+            gen = self.make_generator(seed)
+            labels = self.check_labels(labels, n, gen)
+            if z is None:
+                z = self.latent(n, gen)
+            z = z.to(self.device)
+            chunks = []
+            for i in range(0, n, batch_size):
+                y = labels[i:i + batch_size] if labels is not None else None
+                chunks.append(decode(z[i:i + batch_size], y).float().cpu())
+        return torch.cat(chunks), (labels.cpu() if labels is not None else None)
+
+    @torch.no_grad()
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Named image batches for the grids written during training."""
         return {"samples": self.sample(n, seed=0)["images"]}
@@ -206,8 +240,14 @@ class GenerativeModel(nn.Module):
 
     # -- persistence ----------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        return {"family": self.family, "genlab_version": __version__,
+        return {"family": self.family, "genlab_version": __version__, "config_version": self.config_version,
                 "config": to_dict(self.config), "data": self.data_info}
+
+    @classmethod
+    def migrate(cls, config: dict[str, Any], version: int) -> dict[str, Any]:
+        """Upgrade a config written at `version` (< `config_version`) to the current layout,
+        e.g. ``config["new_name"] = config.pop("old_name")``. The default changes nothing."""
+        return config
 
     def save_pretrained(self, directory: str | Path, extra: dict[str, Any] | None = None, *,
                         generator_only: bool = False, card: bool = True,
@@ -215,18 +255,12 @@ class GenerativeModel(nn.Module):
         """Write `config.json`, `model.safetensors` and (unless ``card=False``) a README.md model card
         with a sample grid and `metrics` (``[{"name", "value", "step", "n", "reference"}]``).
         ``generator_only=True`` keeps only the weights sampling needs (checked to sample identically)."""
-        from safetensors.torch import save_file
-
-        from ..serialization import write_json
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = self.describe()
         meta.update(self.provenance)
         meta.update(extra or {})
         if generator_only:
-            from .sampling_state import sampling_state_dict
-
             state, meta["weights"] = sampling_state_dict(self), GENERATOR_ONLY
         else:
             state = self.state_dict()
@@ -234,8 +268,6 @@ class GenerativeModel(nn.Module):
         save_file({k: v.detach().cpu().contiguous() for k, v in state.items()},
                   str(directory / WEIGHTS), metadata={"family": self.family, "weights": meta.get("weights", "full")})
         if card:
-            from .card import write_card
-
             write_card(directory, self, meta, metrics, generator_only)
         return directory
 
@@ -263,31 +295,41 @@ def read_config(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def translation_directions(model: Any) -> list[str] | None:
-    """The directions of a translation family (``translate`` and ``shapes``), else None."""
-    if not (callable(getattr(model, "translate", None)) and callable(getattr(model, "shapes", None))):
-        return None
-    found = getattr(model, "directions", None) or model.data_info.get("directions") or ("AtoB", "BtoA")
-    return [str(d) for d in found]
+def upgrade_config(cls: type[GenerativeModel], meta: dict[str, Any], source: Any = "a checkpoint") -> dict[str, Any]:
+    """The family config of `meta` (a config.json) in the current layout: migrated from its
+    ``config_version`` by the family's `migrate`, keys the config no longer has dropped
+    with a one-line warning on stderr."""
+    config = dict(meta["config"])
+    version = meta.get("config_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{source}: config_version {version!r} is not a positive integer; "
+                              f"the checkpoint is corrupt, use an earlier one")
+    if version > cls.config_version:
+        raise CheckpointError(f"{source} holds a {cls.family} config of version {version}, newer than this "
+                              f"genlab's ({cls.config_version}); upgrade genlab to load it")
+    if version < cls.config_version:
+        config = cls.migrate(config, version)
+    known = {f.name for f in dataclasses.fields(cls.Config)}
+    unknown = sorted(k for k in config if k not in known)
+    if unknown:
+        print(f"genlab: warning: {source}: ignoring {cls.family} option(s) this genlab does not have: "
+              f"{', '.join(unknown)} (written by genlab {meta.get('genlab_version', '?')})", file=sys.stderr)
+        config = {k: v for k, v in config.items() if k in known}
+    return config
 
 
-def build_model(meta: dict[str, Any]) -> GenerativeModel:
-    from ..registry import FAMILIES
-
+def build_model(meta: dict[str, Any], source: Any = "a checkpoint") -> GenerativeModel:
     cls = FAMILIES.get(meta["family"])
-    config = build(cls.Config, meta["config"], what=f"{meta['family']} config")
+    config = build(cls.Config, upgrade_config(cls, meta, source), what=f"{meta['family']} config")
     return cls(config, meta["data"])
 
 
 def load_model_dir(directory: Path, device: str | torch.device = "cpu",
                    expected: type | None = None) -> GenerativeModel:
     """Build a model from `config.json` and fill it from `model.safetensors`."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     meta = read_config(directory)
     try:
-        model = build_model(meta)
+        model = build_model(meta, directory / CONFIG)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise CheckpointError(f"{directory / CONFIG} does not describe a {meta['family']} model "
                               f"({type(exc).__name__}: {str(exc)[:120]}); the checkpoint is corrupt, "
@@ -303,8 +345,6 @@ def load_model_dir(directory: Path, device: str | torch.device = "cpu",
         raise CheckpointError(f"{weights} cannot be read ({exc}); the checkpoint is corrupt, use an earlier one") from None
     try:
         if meta.get("weights") == GENERATOR_ONLY:
-            from .sampling_state import load_sampling_state
-
             load_sampling_state(model, state, source=directory)
         else:
             model.load_state_dict(state, strict=True)

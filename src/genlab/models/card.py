@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 import yaml
 
+from ..modes import evaluating
+from ..viz import save_grid
+
 if TYPE_CHECKING:
     from .base import GenerativeModel
 
@@ -94,15 +97,9 @@ def write_card(directory: Path, model: "GenerativeModel", meta: dict[str, Any],
 
 
 def _write_grid(model: "GenerativeModel", path: Path) -> bool:
-    from ..explore.grid import save_grid
-
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             images = model.preview(GRID_SIZE, None)
-    finally:
-        model.train(was_training)
     if not images:
         return False
     save_grid(next(iter(images.values())), path)

@@ -14,12 +14,15 @@ samples as the full model, or saving stops with an error.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from ..capabilities import translation_directions
 from ..errors import GenlabError
+from ..modes import evaluating
 
 if TYPE_CHECKING:
     from .base import GenerativeModel
@@ -27,8 +30,6 @@ if TYPE_CHECKING:
 
 def _exercise(model: "GenerativeModel") -> list[torch.Tensor]:
     """Outputs of what users do with a model: samples, or translations in each direction."""
-    from .base import translation_directions
-
     directions = translation_directions(model)
     if directions:
         gen = torch.Generator().manual_seed(0)
@@ -55,26 +56,20 @@ def _used_modules(model: "GenerativeModel") -> set[int]:
 
 def sampling_state_dict(model: "GenerativeModel") -> dict[str, torch.Tensor]:
     """The subset of `model.state_dict()` that sampling reads (checked: see the module doc)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             ran = _used_modules(model)
             owners = {name: id(m) for name, m in model.named_modules(remove_duplicate=False)}
             state = model.state_dict()
             kept = {k: v for k, v in state.items() if "." not in k or owners.get(k.rsplit(".", 1)[0]) in ran}
             _check_sampling_state(model, kept)
-    finally:
-        model.train(was_training)
     if len(kept) == len(state):
         return state
     return kept
 
 
 def _check_sampling_state(model: "GenerativeModel", kept: dict[str, torch.Tensor]) -> None:
-    from .base import build_model
-
-    fresh = build_model(model.describe())
+    fresh = type(model)(copy.deepcopy(model.config), dict(model.data_info))
     fresh.load_state_dict(kept, strict=False)
     fresh.to(model.device).eval()
     for want, got in zip(_exercise(model), _exercise(fresh)):

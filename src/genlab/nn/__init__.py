@@ -2,5 +2,6 @@
 
 from .conv import DownStack, UpStack, conv_plan, supported_sizes
 from .mlp import MLP
+from .optim import adam
 
-__all__ = ["DownStack", "UpStack", "conv_plan", "supported_sizes", "MLP"]
+__all__ = ["DownStack", "UpStack", "conv_plan", "supported_sizes", "MLP", "adam"]

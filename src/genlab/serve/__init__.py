@@ -6,37 +6,37 @@ samples); `create_app` wraps it in a small FastAPI app that serves a
 hand-written page (no CDN, works offline) and JSON endpoints returning PNGs
 as data URLs; `serve` runs that app with uvicorn.
 
-Families plug in through optional methods, found by name:
+Families plug in through the capabilities of `genlab.capabilities`:
 
 - ``latent_controls() -> [{"name", "min", "max", "default", "kind", ...}]``
   replaces the default sliders (the first 8 dimensions of ``latent()``); a
   control with an ``"index"`` sets that dimension of z, one with ``"start"``
   and ``"size"`` sets a one-hot block, otherwise the family applies the
-  values itself with ``apply_controls(z, {name: value}) -> z``;
+  values itself with ``apply_controls(z, {name: value}) -> z`` (`LatentControls`);
 - ``latent_codes() -> [{"name", "kind", "start", "size"}]`` (InfoGAN's named
-  code slices) gives one slider per code before a few noise sliders;
-- ``translate(images01, direction)`` adds the image upload panel; the
-  directions come from a ``directions`` attribute (default ``AtoB``/``BtoA``);
+  code slices, `CodedLatents`) gives one slider per code before a few noise sliders;
+- a `Translator` (``translate(images01, direction)``, ``shapes(direction)``,
+  ``directions``) adds the image upload panel; an upload is converted to the
+  chosen direction's input channels and size;
 - sequence families (data kind ``sequence``/``tokens``) return
   ``"sequences"`` or ``"tokens"`` (or ``"text"``) from ``sample()``, shown
-  as a plot or as text (``decode_tokens(tokens) -> [str]`` or
-  ``data_info["vocab"]`` turns tokens into text).
+  as a plot or as text (a `TextDecoder`'s ``decode_text(tokens) -> [str]``
+  or ``data_info["vocab"]`` turns tokens into text).
 """
 
+from ..extras import require
 from .session import ModelSession
 
 __all__ = ["ModelSession", "create_app", "serve"]
 
 
 def _need_server_deps():
-    from ..extras import require
-
     require("serve", "genlab serve")
 
 
 def create_app(session: ModelSession, hosts: list[str] | None = None):
     _need_server_deps()
-    from .app import create_app as _create
+    from .app import create_app as _create  # noqa: PLC0415  (app.py imports the optional serve extra)
 
     return _create(session, hosts)
 
@@ -44,6 +44,6 @@ def create_app(session: ModelSession, hosts: list[str] | None = None):
 def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
           allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
     _need_server_deps()
-    from .app import serve as _serve
+    from .app import serve as _serve  # noqa: PLC0415  (app.py imports the optional serve extra)
 
     _serve(run, host=host, port=port, device=device, allow_hosts=allow_hosts)

@@ -18,6 +18,7 @@ is refused with 413 before its body is read.
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -28,6 +29,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from ..api import load
 from ..errors import GenlabError
 from .session import MAX_UPLOAD_BYTES, ModelSession
 
@@ -131,9 +133,7 @@ def create_app(session: ModelSession, hosts: list[str] | None = None) -> FastAPI
 def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
           allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
     """Load `run` and answer on http://host:port until Ctrl-C (Host headers: see `allowed_hosts`)."""
-    import uvicorn
-
-    from ..api import load
+    import uvicorn  # noqa: PLC0415
 
     if not 0 < port < 65536:
         raise GenlabError(f"--port {port} is not a valid port; use 1..65535 (default 7860)")
@@ -153,8 +153,6 @@ def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cp
 
 def check_port(host: str, port: int) -> None:
     """Fail in one line, before loading anything, when host:port cannot be bound."""
-    import socket
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

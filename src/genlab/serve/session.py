@@ -15,11 +15,15 @@ import threading
 from typing import Any
 
 import torch
+from PIL import Image
 
+from ..capabilities import CodedLatents, LatentControls, LatentModel, TextDecoder, translation_directions
+from ..data.sequences import decode_tokens
 from ..errors import GenlabError
-from ..explore.grid import figure_png
-from ..explore.latent import interpolate
+from ..io import ImageTooLarge, read_image
+from ..latent import interpolate
 from ..models.base import GenerativeModel
+from ..viz import figure_png, make_grid, pyplot
 
 #: latent dimensions given a slider when the family does not say otherwise
 DEFAULT_SLIDERS = 8
@@ -35,9 +39,6 @@ def png_data_url(data: bytes) -> str:
 
 def grid_png(images: torch.Tensor, nrow: int | None = None) -> bytes:
     """N x C x H x W images in [0, 1] -> PNG bytes of a grid (one image: itself)."""
-    from PIL import Image
-    from torchvision.utils import make_grid
-
     images = images.detach().float().cpu().clamp(0, 1)
     if images.shape[0] == 1:
         grid = images[0]
@@ -64,12 +65,12 @@ class ModelSession:
         self.data_kind = str(info.get("kind", "image"))
         self.is_sequence = self.data_kind in SEQUENCE_KINDS
         self.class_names = self._class_names()
-        self.accepts_z = "z" in inspect.signature(model.sample).parameters
+        self.accepts_z = isinstance(model, LatentModel) and "z" in inspect.signature(model.sample).parameters
         self._controls = self._build_controls()
 
     # -- description ------------------------------------------------------------------
     def _class_names(self) -> list[str]:
-        if not getattr(self.model, "conditional", False):
+        if not self.model.conditional:
             return []
         n = self.model.num_classes
         names = list(self.model.data_info.get("class_names") or [])
@@ -84,10 +85,9 @@ class ModelSession:
     def _build_controls(self) -> list[dict[str, Any]]:
         if not self.accepts_z:
             return []
-        hook = getattr(self.model, "latent_controls", None)
-        if callable(hook):
+        if isinstance(self.model, LatentControls):
             controls = []
-            for i, c in enumerate(hook() or []):
+            for i, c in enumerate(self.model.latent_controls() or []):
                 c = dict(c)
                 lo, hi = float(c.get("min", -3.0)), float(c.get("max", 3.0))
                 kind = str(c.get("kind", "latent"))
@@ -104,9 +104,8 @@ class ModelSession:
         if z is None or z.numel() == 0:
             return []
         controls = []
-        codes = getattr(self.model, "latent_codes", None)
-        if callable(codes):  # named code slices (InfoGAN): one control each, then a few noise dimensions
-            for code in codes() or []:
+        if isinstance(self.model, CodedLatents):  # named code slices (InfoGAN): one control each, then noise
+            for code in self.model.latent_codes() or []:
                 start, size = int(code["start"]), int(code.get("size", 1))
                 if code.get("kind") == "categorical":
                     controls.append({"name": str(code["name"]), "min": 0.0, "max": float(size - 1), "default": 0.0,
@@ -120,10 +119,7 @@ class ModelSession:
         return controls
 
     def directions(self) -> list[str]:
-        if not callable(getattr(self.model, "translate", None)):
-            return []
-        found = getattr(self.model, "directions", None) or self.model.data_info.get("directions")
-        return [str(d) for d in (found or ("AtoB", "BtoA"))]
+        return translation_directions(self.model) or []
 
     def info(self) -> dict[str, Any]:
         m = self.model
@@ -135,7 +131,7 @@ class ModelSession:
             "data_kind": self.data_kind,
             "output": "sequence" if self.is_sequence else "image",
             "shape": shape,
-            "conditional": bool(getattr(m, "conditional", False)),
+            "conditional": bool(m.conditional),
             "class_names": self.class_names,
             "controls": self._controls,
             "can_interpolate": self.accepts_z and self._latent(1, 0) is not None,
@@ -157,9 +153,8 @@ class ModelSession:
         if unknown:
             raise GenlabError(f"unknown control {unknown[0]!r}; this model's controls are {', '.join(known)}")
         clipped = {k: min(max(float(v), known[k]["min"]), known[k]["max"]) for k, v in values.items()}
-        hook = getattr(self.model, "apply_controls", None)
-        if callable(hook):
-            return hook(z, clipped)
+        if isinstance(self.model, LatentControls):
+            return self.model.apply_controls(z, clipped)
         z = z.clone()
         flat = z.reshape(z.shape[0], -1)
         for name, value in clipped.items():
@@ -223,8 +218,7 @@ class ModelSession:
         return out
 
     def translate(self, data: bytes, direction: str | None = None) -> dict[str, Any]:
-        from PIL import Image, UnidentifiedImageError
-
+        """Translate an uploaded image; it is converted to the direction's input channels and size."""
         dirs = self.directions()
         if not dirs:
             raise GenlabError(f"{self.model.family} does not translate images; serve a translation model (cyclegan)")
@@ -234,22 +228,15 @@ class ModelSession:
         if len(data) > MAX_UPLOAD_BYTES:
             raise GenlabError(f"the upload is over {MAX_UPLOAD_BYTES // 2**20} MiB; upload an image under "
                               f"{MAX_UPLOAD_BYTES // 2**20} MiB")
-        from ..data.images import open_image, to_8bit
-
+        c, h, w = self.model.shapes(direction)[1]
         try:
-            img = open_image(io.BytesIO(data), "the uploaded image")
-            img.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            x = read_image(io.BytesIO(data), "the upload", channels=c, size=(h, w)).to(self.model.device)
+        except ImageTooLarge:
+            raise
+        except GenlabError:
             raise GenlabError("the upload is not an image PIL can read; upload a PNG or JPEG") from None
-        c, h, w = self.model.image_shape
-        img = to_8bit(img).convert("L" if c == 1 else "RGB").resize((w, h), Image.BICUBIC)
-        x = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).float().div(255)
-        x = x.reshape(h, w, c).permute(2, 0, 1).unsqueeze(0).to(self.model.device)
         with self.lock, torch.no_grad():
-            was_training = self.model.training
-            self.model.eval()
             y = self.model.translate(x, direction)
-            self.model.train(was_training)
         if isinstance(y, dict):
             y = y.get("images")
         return {"input": png_data_url(grid_png(x)), "image": png_data_url(grid_png(y.float().clamp(0, 1))),
@@ -287,16 +274,13 @@ class ModelSession:
             if seq is None or (torch.is_tensor(seq) and seq.is_floating_point()):
                 return None
             tokens = seq
-        decode = getattr(self.model, "decode_tokens", None)
-        if callable(decode):
-            return [str(t) for t in decode(tokens)]
+        if isinstance(self.model, TextDecoder):
+            return [str(t) for t in self.model.decode_text(tokens)]
         vocab = self.model.data_info.get("vocab") or self.model.data_info.get("alphabet")
         if vocab:
             try:  # genlab's own token datasets: stop at EOS/PAD, drop BOS
-                from ..data.sequences import decode_tokens
-
                 return [str(t) for t in decode_tokens(torch.as_tensor(tokens), self.model.data_info)]
-            except (ImportError, KeyError, ValueError):
+            except (KeyError, ValueError):
                 pass
         rows = torch.as_tensor(tokens).tolist()
         if vocab:
@@ -307,11 +291,7 @@ class ModelSession:
 
 def plot_sequences(seq: torch.Tensor, max_lines: int = 16) -> bytes:
     """N x T (x D) float sequences -> PNG of line plots (first feature of each)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     seq = seq.detach().float().cpu()
     if seq.dim() == 3:
         seq = seq[..., 0]

@@ -11,6 +11,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ..search_space import Choice, Float, Int
 from .study import SweepStudy
 
 BEST_FILE = "best.yaml"
@@ -20,7 +23,7 @@ PLOTS = ("history", "importances", "slices")
 
 
 def _states():
-    from optuna.trial import TrialState
+    from optuna.trial import TrialState  # noqa: PLC0415
 
     return TrialState
 
@@ -35,8 +38,6 @@ def best_trial(study: SweepStudy):
 
 def write_best(study: SweepStudy, sweep_dir: Path) -> Path | None:
     """``best.yaml``: the best finished trial's options, ready for `genlab train --config`."""
-    import yaml
-
     best = best_trial(study)
     if best is None:
         return None
@@ -105,7 +106,7 @@ def format_table(study: SweepStudy, top: int = 10) -> str:
 
 def importances(study: SweepStudy) -> dict[str, float]:
     """fANOVA importances of the searched options over the finished trials ({} when too few)."""
-    import optuna
+    import optuna  # noqa: PLC0415
 
     done = study.trials(_states().COMPLETE)
     if len(done) < 3:
@@ -122,7 +123,7 @@ def importances(study: SweepStudy) -> dict[str, float]:
 
 def write_plots(study: SweepStudy, sweep_dir: Path) -> dict[str, Path]:
     """``plots/history.png``, ``importances.png``, ``slices.png`` and ``importances.json``."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     folder = Path(sweep_dir) / PLOTS_DIR
@@ -146,7 +147,7 @@ def write_plots(study: SweepStudy, sweep_dir: Path) -> dict[str, Path]:
 def plot_history(rows: list[dict[str, Any]], metric: str, direction: str, title: str):
     """The metric of each trial in trial order (pruned trials at their last evaluation)
     and the best so far."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     rows = sorted(rows, key=lambda r: r["trial"])
@@ -164,7 +165,7 @@ def plot_history(rows: list[dict[str, Any]], metric: str, direction: str, title:
         xs.append(r["trial"])
         ys.append(best)
     ax.step(xs, ys, where="post", color="#d83b3b", label="best so far")
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
@@ -177,9 +178,7 @@ def plot_history(rows: list[dict[str, Any]], metric: str, direction: str, title:
 
 def plot_slices(rows: list[dict[str, Any]], spec, title: str):
     """One panel per searched option: the metric of each finished trial against its value."""
-    import matplotlib.pyplot as plt
-
-    from ..search_space import Choice, Float, Int
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     names = list(spec.space)
     cols = min(4, len(names))
@@ -202,7 +201,7 @@ def plot_slices(rows: list[dict[str, Any]], spec, title: str):
             if pts:
                 ax.scatter(*zip(*pts), s=18, color="#3b7dd8", alpha=0.8)
             if dist.log:
-                from matplotlib.ticker import NullFormatter
+                from matplotlib.ticker import NullFormatter  # noqa: PLC0415
 
                 ax.set_xscale("log")
                 ticks = [dist.low * (dist.high / dist.low) ** (i / 3) for i in range(4)]
@@ -223,7 +222,7 @@ def plot_slices(rows: list[dict[str, Any]], spec, title: str):
 
 
 def plot_importances(values: dict[str, float], metric: str, done: int, title: str):
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     names = list(values)[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2), dpi=100)
@@ -237,7 +236,7 @@ def plot_importances(values: dict[str, float], metric: str, done: int, title: st
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -9,6 +9,7 @@ machines adds workers to the same study.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import sys
@@ -17,9 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..errors import GenlabError
+from ..io import check_writable
+from ..serialization import write_json
+from .results import trial_rows, write_best, write_plots
 from .spec import DEFAULT_EVALS, SPEC_FILE, SweepSpec, build_spec, check_run
-from .study import SweepStudy, open_storage, redact
+from .study import SweepStudy, open_storage, quiet_optuna, redact
 from .trial import run_trial
 
 STUDY_FILE = "study.json"
@@ -68,8 +74,6 @@ def open_sweep(sweep_dir: str | Path, storage: str | None = None) -> SweepStudy:
 
 def work(sweep_dir: Path, url: str, name: str, tag: str = "") -> int:
     """A worker: run trials of study `name` until none is waiting; returns how many it ran."""
-    from .results import write_best
-
     spec = SweepSpec.load(sweep_dir)
     study = SweepStudy(open_storage(url), name, spec, create=False)
     ran, crashes, waited = 0, 0, 0
@@ -94,10 +98,7 @@ def work(sweep_dir: Path, url: str, name: str, tag: str = "") -> int:
 
 
 def _worker_main(sweep_dir: str, url: str, name: str, tag: str, threads: int, errors) -> None:
-    import torch
-
     torch.set_num_threads(threads)
-    from .study import quiet_optuna
 
     quiet_optuna()
     try:
@@ -111,10 +112,6 @@ def _worker_main(sweep_dir: str, url: str, name: str, tag: str, threads: int, er
 
 def run_workers(sweep_dir: Path, url: str, name: str, workers: int) -> bool:
     """Run `workers` worker processes (or this process for one); True if interrupted."""
-    import multiprocessing
-
-    import torch
-
     if workers == 1:
         try:
             work(sweep_dir, url, name)
@@ -164,9 +161,6 @@ def sweep(family: str, data: str = "fashion-mnist", *, trials: int = 20, budget:
     """Search `family`'s hyper-parameters on `data` with Optuna (TPE, pruning on the periodic
     evaluation); every trial is a run folder under ``SWEEP_DIR/trials``. `fixed` options
     apply to every trial. Returns the counts, the best trial and the files written."""
-    from ..io import check_writable
-    from .results import trial_rows, write_best, write_plots
-
     for what, value in (("--trials", trials), ("--workers", workers)):
         if not isinstance(value, int) or value < 1:
             raise GenlabError(f"{what} must be at least 1 (got {value!r})")
@@ -190,7 +184,6 @@ def sweep(family: str, data: str = "fashion-mnist", *, trials: int = 20, budget:
     the_study = the_study or SweepStudy(open_storage(url), name, spec)
     if old is None:
         spec.save(sweep_dir)
-        from ..serialization import write_json
 
         write_json(sweep_dir / STUDY_FILE, {"study": name, "storage": redact(storage) if storage else None})
     added = the_study.top_up(trials)

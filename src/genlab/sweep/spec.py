@@ -16,11 +16,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..api import families, prepare_run, split_options
 from ..config import build, field_names, load_file, parse_flags, to_dict
+from ..data import heldout_data
 from ..errors import ConfigError, GenlabError
+from ..metrics.api import METRICS, auto_extractor
+from ..metrics.errors import MetricsError
+from ..metrics.extractors import get_extractor
+from ..metrics.reference import dataset_reference
 from ..registry import FAMILIES
 from ..search_space import Dist, check_space, from_json, parse_space, to_json
+from ..serialization import write_json
+from ..training.config import TrainConfig
+from ..version import __version__
 from . import metric as metrics
 from .space import default_space
 
@@ -75,8 +83,6 @@ class SweepSpec:
                 if k != "genlab_version" and a.get(k) != b.get(k)]
 
     def save(self, folder: Path) -> None:
-        from ..serialization import write_json
-
         write_json(folder / SPEC_FILE, self.to_json())
 
     @classmethod
@@ -94,9 +100,6 @@ class SweepSpec:
 
 def parse_budget(budget: str | dict[str, Any], family: str) -> dict[str, Any]:
     """``"--steps 400"`` -> {"steps": 400}: trainer flags only, one of steps/epochs/minutes."""
-    from ..api import split_options
-    from ..training.config import TrainConfig
-
     if isinstance(budget, str):
         try:
             flags = parse_flags(shlex.split(budget))
@@ -134,9 +137,6 @@ def build_spec(family: str, data: str, *, budget: str | dict[str, Any], metric: 
                extractor: str = "auto", pruner: str = "median", seed: int = 0,
                fixed: dict[str, Any] | None = None) -> SweepSpec:
     """Validate a sweep's settings (names, types, ranges) without touching data or files."""
-    from ..api import families, split_options
-    from ..training.config import TrainConfig
-
     families()
     if family not in FAMILIES:
         raise GenlabError(f"unknown family {family!r}; valid families: {', '.join(FAMILIES.names())}")
@@ -204,9 +204,6 @@ def _settings(spec: SweepSpec) -> dict[str, Any]:
 
 def check_run(spec: SweepSpec, evals: int = DEFAULT_EVALS) -> None:
     """Load the data, build the model, check the metric and cache its reference statistics."""
-    from ..api import prepare_run
-    from ..evaluation import heldout_data
-
     model, data, train_config = prepare_run(spec.family, data=spec.data, **spec.budget, **spec.fixed)
     if not spec.eval_every:  # an epochs budget: evaluations spread over the steps it gives
         total = max(1, math.ceil(train_config.epochs * max(1, len(data) // train_config.batch_size)))
@@ -224,9 +221,6 @@ def check_run(spec: SweepSpec, evals: int = DEFAULT_EVALS) -> None:
 
 
 def extractor_name(spec: SweepSpec, dataset: str | None) -> str:
-    from ..metrics.api import auto_extractor
-    from ..metrics.errors import MetricsError
-
     if spec.extractor != "auto":
         return spec.extractor
     try:
@@ -238,10 +232,6 @@ def extractor_name(spec: SweepSpec, dataset: str | None) -> str:
 
 def prepare_reference(spec: SweepSpec, dataset: str | None, root: str | None) -> None:
     """Compute (or find cached) the reference statistics every trial's evaluation uses."""
-    from ..metrics.api import METRICS
-    from ..metrics.extractors import get_extractor
-    from ..metrics.reference import dataset_reference
-
     extractor = get_extractor(extractor_name(spec, dataset))
     if METRICS.get(metrics.SAMPLE_KEYS[spec.metric]).needs_reference:
         dataset_reference(dataset, "train", extractor=extractor, root=root)

@@ -31,7 +31,7 @@ SCHEMA_ATTEMPTS = 4
 
 
 def quiet_optuna() -> None:
-    import optuna
+    import optuna  # noqa: PLC0415
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -40,7 +40,7 @@ def quiet_optuna() -> None:
 def redact(url: str) -> str:
     """The URL without its password."""
     try:
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import make_url  # noqa: PLC0415
 
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001  (an unparsable URL is shown as given)
@@ -57,8 +57,8 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
 
 def open_storage(url: str):
     """An Optuna RDB storage for `url`, or one line saying why it cannot be reached."""
-    import optuna
-    import sqlalchemy.exc
+    import optuna  # noqa: PLC0415
+    import sqlalchemy.exc  # noqa: PLC0415
 
     quiet_optuna()
     shown = redact(url)
@@ -87,7 +87,7 @@ DRIVERS = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql
 
 
 def make_pruner(spec: SweepSpec):
-    import optuna
+    import optuna  # noqa: PLC0415
 
     if spec.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
@@ -99,7 +99,7 @@ def make_pruner(spec: SweepSpec):
 
 def make_sampler(spec: SweepSpec, number: int):
     """TPE, seeded per trial: a rerun draws the same values for the same history."""
-    import optuna
+    import optuna  # noqa: PLC0415
 
     return optuna.samplers.TPESampler(seed=spec.seed * 1_000_003 + number, constant_liar=True)
 
@@ -109,7 +109,7 @@ class SweepStudy:
     is refused), with the queue operations the workers use."""
 
     def __init__(self, storage, name: str, spec: SweepSpec, create: bool = True):
-        import optuna
+        import optuna  # noqa: PLC0415
 
         self.storage, self.name, self.spec = storage, name, spec
         self.created = False
@@ -164,7 +164,7 @@ class SweepStudy:
         return missing
 
     def _set_state(self, number: int, state) -> bool:
-        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.exceptions import UpdateFinishedTrialError  # noqa: PLC0415
 
         try:
             return bool(self.storage.set_trial_state_values(self.trial_id(number), state=state))
@@ -173,15 +173,15 @@ class SweepStudy:
 
     def reclaim_orphans(self) -> list[int]:
         """Put running trials whose worker is gone back in the queue; their numbers."""
-        from optuna.trial import TrialState
+        from optuna.trial import TrialState  # noqa: PLC0415
 
         return [t.number for t in self.trials(TrialState.RUNNING)
                 if is_orphan(t) and self._set_state(t.number, TrialState.WAITING)]
 
     def claim(self):
         """The next waiting trial, now running and owned by this process; None when none is left."""
-        import optuna
-        from optuna.trial import TrialState
+        import optuna  # noqa: PLC0415
+        from optuna.trial import TrialState  # noqa: PLC0415
 
         for t in self.trials(TrialState.WAITING):
             if not self._set_state(t.number, TrialState.RUNNING):
@@ -195,7 +195,7 @@ class SweepStudy:
 
     def release(self, trial) -> None:
         """Back to the queue (an interrupted trial): the next worker continues it."""
-        from optuna.trial import TrialState
+        from optuna.trial import TrialState  # noqa: PLC0415
 
         self._set_state(trial.number, TrialState.WAITING)
 

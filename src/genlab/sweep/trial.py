@@ -8,7 +8,6 @@ that was interrupted or whose worker died continues from its last checkpoint.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import sys
@@ -16,9 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..api import train
+from ..data import heldout_data
 from ..errors import GenlabError
-from ..evaluation import PeriodicEval, heldout_data
+from ..training.periodic_eval import PeriodicEval
+from ..training.rundir import RunDir
 from . import metric as metrics
+from .space import suggest_all
 from .spec import SweepSpec, extractor_name
 from .study import HEARTBEAT_EVERY_S, SweepStudy
 
@@ -79,8 +82,7 @@ class TrialEval(PeriodicEval):
         if self.last is None or self.last[0] != step:
             values = self.measure(self.trainer)
             self.last = (step, float(values[self.spec.metric]))
-            with open(self.trainer.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps({"step": step, "time": time.time(), "eval": values, "n": self.n}) + "\n")
+            RunDir(self.trainer.run_dir).append({"step": step, "time": time.time(), "eval": values, "n": self.n})
         return self.last[1]
 
 
@@ -92,10 +94,7 @@ def run_trial(study: SweepStudy, trial: Any, sweep_dir: Path, tag: str = "") -> 
     """Train trial `trial`; returns "complete", "pruned", "failed" (a one-line error, e.g.
     divergence) or "crashed" (an unexpected exception). Raises KeyboardInterrupt
     (after putting the trial back in the queue) when training was interrupted."""
-    from optuna.trial import TrialState
-
-    from ..api import train
-    from .space import suggest_all
+    from optuna.trial import TrialState  # noqa: PLC0415
 
     spec = study.spec
     params = suggest_all(trial, spec.space)
@@ -135,7 +134,7 @@ def run_trial(study: SweepStudy, trial: Any, sweep_dir: Path, tag: str = "") -> 
 
 
 def _fail(study: SweepStudy, trial: Any, head: str, reason: str) -> str:
-    from optuna.trial import TrialState
+    from optuna.trial import TrialState  # noqa: PLC0415
 
     line = reason.strip().splitlines()[0] if reason.strip() else "unknown error"
     trial.set_user_attr("error", line)

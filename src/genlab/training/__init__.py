@@ -1,6 +1,6 @@
 """Training: the generic Trainer, its settings, checkpoints and callbacks."""
 
-from .callbacks import Callback
+from ..models.callbacks import Callback
 from .config import TrainConfig
 from .trainer import Trainer, TrainResult
 

@@ -21,6 +21,7 @@ non-finite weights counts as corrupt: loading falls back to an older one.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -32,6 +33,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
 
 from ..errors import CheckpointError, GenlabError
 from ..models.base import CONFIG, WEIGHTS, GenerativeModel, load_model_dir
@@ -143,8 +146,6 @@ def _read_manifest(path: Path) -> dict[str, str]:
 
 def check_finite_weights(path: Path) -> None:
     """Raise `CheckpointError` when the weights cannot be read or hold NaN or infinity."""
-    from safetensors import SafetensorError, safe_open
-
     weights = Path(path) / WEIGHTS
     if not weights.is_file():
         return  # reported as missing by the loader
@@ -253,15 +254,34 @@ def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
                     state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
-def load_training_state(path: Path, model: GenerativeModel) -> dict[str, Any]:
-    """Restore optimizers and model extras into `model`; return the trainer state."""
+def read_training_state(path: Path) -> dict[str, Any]:
+    """A checkpoint's training state (verified): model weights, optimizer and model extra
+    state, step, data position, RNG states, rollback count and fp16 loss scale."""
     verify(path)
     optim = load_state(path, "optim")
-    for name, state in optim["optimizers"].items():
+    state = load_state(path, "trainer")
+    state.update(model=load_file(str(path / WEIGHTS)), optim=optim["optimizers"],
+                 extra=optim.get("model_extra") or {}, source=path)
+    return state
+
+
+def apply_training_state(model: GenerativeModel, iterator: Any, state: dict[str, Any],
+                         copy_state: bool = False) -> tuple[int, int]:
+    """Put `model` (weights, optimizers, extras), the batch `iterator` and the RNGs in `state`
+    (from `read_training_state` or an in-memory snapshot, which `copy_state` leaves untouched);
+    returns (step, rollback count). Resume and rollback both come through here."""
+    where = state.get("source", "the snapshot")
+    for name in state["optim"]:
         if name not in model.optimizers:
-            raise CheckpointError(f"{path} has state for optimizer {name!r} that this model does not have")
+            raise CheckpointError(f"{where} has state for optimizer {name!r} that this model does not have")
+    model.load_state_dict(state["model"])
+    for name, opt_state in state["optim"].items():
         opt = model.optimizers[name]
-        opt.load_state_dict(state)
+        opt.load_state_dict(copy.deepcopy(opt_state) if copy_state else opt_state)
         _match_layouts(opt)
-    model.load_extra_state(optim.get("model_extra") or {})
-    return load_state(path, "trainer")
+    model.load_extra_state(copy.deepcopy(state["extra"]) if copy_state else state["extra"])
+    iterator.load_state_dict(state["data"])
+    set_rng_state(state["rng"])
+    if model.grad_scaler is not None and state.get("grad_scaler"):
+        model.grad_scaler.load_state_dict(state["grad_scaler"])
+    return int(state["step"]), int(state.get("rollbacks", 0))

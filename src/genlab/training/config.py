@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 from typing import List, Literal, Optional
 
+import torch
+
 from ..config import option
 from ..errors import ConfigError
+from ..extras import require
 
 #: settings that may change when a run is resumed (everything else must match)
 RESUMABLE_KEYS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
@@ -69,8 +72,6 @@ class TrainConfig:
             raise ConfigError("give either --steps or --epochs, not both")
         if not (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
             raise ConfigError(f"bad value {self.device!r} for 'device': valid values are auto, cpu, cuda, cuda:N, mps")
-        from ..extras import require
-
         for name in ("mlflow", "wandb"):
             if name in self.logger:
                 require(name, f"--logger {name}")
@@ -94,3 +95,15 @@ def train_command(family: str, model_config: Any, train_config: TrainConfig) -> 
             else:
                 parts += [flag, shlex.quote(str(value))]
     return " ".join(parts)
+
+
+def check_precision(model: Any, config: TrainConfig, device: torch.device) -> None:
+    """Refuse, before any work, mixed-precision settings the model cannot train with."""
+    if config.amp != "fp16":
+        return
+    if model.uses_gradient_penalty:
+        raise ConfigError("--amp fp16 cannot train a gradient penalty (R1 or WGAN-GP): its second-order "
+                          "gradients overflow half precision; use --amp bf16, or drop the penalty")
+    if device.type == "cpu" and any(isinstance(m, torch.nn.RNNBase) for m in model.modules()):
+        raise ConfigError("--amp fp16 cannot run recurrent layers on the CPU (oneDNN has no fp16 LSTM); "
+                          "use --amp bf16 there, or fp16 on a GPU")

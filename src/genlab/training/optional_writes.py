@@ -11,7 +11,6 @@ temporary name and renamed, so a failure leaves no half-written PNG.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -20,9 +19,12 @@ from typing import Any
 
 import torch
 
+from ..io import atomic_path
+from ..viz import save_grid as _save
+
 
 class OptionalWrites:
-    """``writes("metrics.jsonl", append_row, path, row)`` runs a write; False if it failed."""
+    """``writes("metrics.jsonl", rundir.append, row)`` runs a write; False if it failed."""
 
     def __init__(self) -> None:
         self.failed: set[str] = set()
@@ -64,16 +66,8 @@ class OptionalWrites:
             threading.excepthook = previous
 
 
-def append_row(path: Path, row: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-
-
 def save_grid(images: torch.Tensor, path: Path) -> None:
     """A sample grid PNG, whole or not at all."""
-    from ..explore.grid import save_grid as _save
-    from ..io import atomic_path
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         _save(images, tmp)

@@ -33,6 +33,7 @@ import torch
 
 from ..errors import GenlabError
 from ..extras import require
+from ..serialization import write_json
 
 #: tracker ids of a run (MLflow run id, W&B run id), kept to continue the same runs on --resume
 STATE_FILE = "trackers.json"
@@ -98,8 +99,8 @@ class TensorBoardTracker(Tracker):
     name = "tensorboard"
 
     def __init__(self, run_dir: Path, params: dict[str, Any], previous: dict[str, Any]):
-        from torch.utils.tensorboard import SummaryWriter
-        from torch.utils.tensorboard.summary import hparams
+        from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415  (heavy: TensorBoard and protobuf)
+        from torch.utils.tensorboard.summary import hparams  # noqa: PLC0415
 
         self.writer = SummaryWriter(str(run_dir / "tb"))
         # the session's hyper-parameters; TensorBoard's HParams tab infers the metrics from the scalars
@@ -127,8 +128,8 @@ class MLflowTracker(Tracker):
 
     def __init__(self, run_dir: Path, params: dict[str, Any], previous: dict[str, Any]):
         require("mlflow", "--logger mlflow")
-        from mlflow.entities import Param
-        from mlflow.tracking import MlflowClient
+        from mlflow.entities import Param  # noqa: PLC0415
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
         uri = os.environ.get("MLFLOW_TRACKING_URI")
         artifacts = None
@@ -159,7 +160,7 @@ class MLflowTracker(Tracker):
         self.run_id = run_id
 
     def scalars(self, values, step):
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric  # noqa: PLC0415
 
         now = int(time.time() * 1000)
         self.client.log_batch(self.run_id, metrics=[Metric(metric_name(k), float(v), now, step)
@@ -242,8 +243,6 @@ class Trackers:
                                   f"(MLFLOW_TRACKING_URI, WANDB_MODE, ...) or drop it from --logger") from None
         states = {t.name: t.state() for t in self.active if t.state()}
         if states:
-            from ..serialization import write_json
-
             write_json(state_path, {**previous, **states})
 
     def _each(self, method: str, *args: Any) -> None:

@@ -4,8 +4,9 @@ It never branches on the family. It moves the model to its device, asks it
 for optimizers, draws batches, calls `train_step`, and around that writes the
 progress bar, `metrics.jsonl`, the experiment trackers (TensorBoard, MLflow,
 W&B; trackers.py), sample grids, checkpoints (periodic, at the end and on
-Ctrl-C), resumes from them, rolls back on divergence, and joins a
-torch.distributed process group when launched by torchrun.
+Ctrl-C), resumes from them, rolls back on divergence (guard.py), and joins a
+torch.distributed process group when launched by torchrun. ``metrics.jsonl``
+is written through `RunDir` (rundir.py).
 
 The hot loop does no host synchronisation: losses stay on the device and are
 summed there; they are read back (one sync) only at logging and checkpoint
@@ -15,8 +16,6 @@ steps, where their health (finite losses, bounded gradient norms) is checked.
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import math
 import signal
 import sys
@@ -27,25 +26,27 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from tqdm.auto import tqdm
 
 from ..config import to_dict
 from ..data.base import BatchIterator, TensorData
-from ..errors import CheckpointError, ConfigError, GenlabError
-from ..models.base import GenerativeModel, read_config
+from ..errors import CheckpointError, GenlabError
+from ..models.base import GenerativeModel, read_config, upgrade_config
+from ..models.callbacks import Callback
+from ..serialization import write_json
+from ..viz import make_grid
 from . import checkpoint as ckpt
 from . import distributed as dist
-from .callbacks import Callback
 from .allocator import keep_freed_memory
-from .config import RESUMABLE_KEYS, TrainConfig, train_command
-from .optional_writes import OptionalWrites, append_row, save_grid
+from .config import RESUMABLE_KEYS, TrainConfig, check_precision, train_command
+from .guard import Guard, snapshot
+from .optional_writes import OptionalWrites, save_grid
+from .rundir import RunDir
 from .runlock import RunLock
 from .trackers import Trackers
 
 DEFAULT_STEPS = 2000
-
-
-class TrainingDiverged(GenlabError):
-    """Losses or gradients kept blowing up after the allowed rollbacks."""
 
 
 def pick_device(name: str) -> torch.device:
@@ -77,29 +78,6 @@ class TrainResult:
     rollbacks: int = 0
 
 
-class GradientMonitor:
-    """Largest gradient norm seen since the last check, kept on the device."""
-
-    def __init__(self) -> None:
-        self.max_norm: torch.Tensor | None = None
-
-    def hook(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-        if not grads:
-            return
-        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        found_inf = getattr(optimizer, "found_inf", None)
-        if found_inf is not None:
-            # fp16 loss scaling with a fused optimizer: the step runs and skips itself when the
-            # gradients overflowed; an overflow is then expected (the scale drops), not divergence
-            norm = torch.where(found_inf.to(norm.device).sum() > 0, torch.zeros_like(norm), norm)
-        self.max_norm = norm if self.max_norm is None else torch.maximum(self.max_norm, norm)
-
-    def take(self) -> torch.Tensor | None:
-        value, self.max_norm = self.max_norm, None
-        return value
-
-
 class Trainer:
     def __init__(self, model: GenerativeModel, data: TensorData, config: TrainConfig, run_dir: str | Path,
                  callbacks: list[Callback] | None = None, resume: bool = False):
@@ -110,13 +88,13 @@ class Trainer:
         self.callbacks = list(callbacks or []) + list(model.callbacks())
         self.resume = resume
         self.device = dist.local_device(pick_device(config.device))
+        check_precision(model, config, self.device)  # before any work
+        self.rundir = RunDir(self.run_dir)
         self.step = 0
         self.rank, self.world_size = 0, 1
         self.trackers: Trackers | None = None
         self.history: list[dict[str, Any]] = []
-        self.rollbacks = 0
-        self.grad_monitor = GradientMonitor()
-        self._initial_state: dict[str, Any] | None = None
+        self.guard = Guard(config)
         self._lock: RunLock | None = None
         #: log rows, grids and TensorBoard: a failed write (a full disk) is reported once, training goes on
         self.optional_writes = OptionalWrites()
@@ -127,6 +105,10 @@ class Trainer:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    @property
+    def rollbacks(self) -> int:
+        return self.guard.rollbacks
 
     def run_config(self) -> dict[str, Any]:
         meta = self.model.describe()
@@ -171,7 +153,7 @@ class Trainer:
         self.history.append(row)
         details = ", ".join(f"{k} {v}" for k, v in info.items())
         print(f"genlab: {kind} at step {step}: {details}", file=sys.stderr)
-        self.optional_writes("metrics.jsonl", append_row, self.run_dir / "metrics.jsonl", row)
+        self.optional_writes("metrics.jsonl", self.rundir.append, row)
 
     def _write_preview(self, step: int, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         images = self.model.preview(self.config.grid_size, batch)
@@ -179,8 +161,6 @@ class Trainer:
             path = self.run_dir / "samples" / f"{name}-step{step:07d}.png"
             self.optional_writes("sample grids", save_grid, imgs, path)
             if self.trackers is not None:
-                from torchvision.utils import make_grid
-
                 grid = imgs if imgs.dim() == 3 else make_grid(imgs, nrow=max(1, int(math.sqrt(imgs.shape[0]))))
                 self.optional_writes("tracker logs", self.trackers.image, name, grid, step)
         for cb in self.callbacks:
@@ -192,8 +172,6 @@ class Trainer:
         during training it is reported and training goes on."""
         if not self.is_main:
             return None
-        from safetensors import SafetensorError
-
         try:
             path = ckpt.save_checkpoint(self.run_dir, self.model, self.step,
                                         self._trainer_state(iterator),
@@ -212,110 +190,42 @@ class Trainer:
             cb.on_checkpoint(self, self.step, path)
         return path
 
-    # -- state: resume, snapshots, rollback --------------------------------------------
+    # -- state: resume and rollback (guard.py) --------------------------------------
     def _trainer_state(self, iterator: BatchIterator) -> dict[str, Any]:
         state = {"data": iterator.state_dict(), "rollbacks": self.rollbacks}
         if self.model.grad_scaler is not None:
             state["grad_scaler"] = self.model.grad_scaler.state_dict()
         return state
 
-    def _restore(self, path: Path, iterator: BatchIterator) -> None:
-        from safetensors.torch import load_file
-
-        state = ckpt.load_training_state(path, self.model)
-        self.model.load_state_dict(load_file(str(path / "model.safetensors")))
-        self.step = int(state["step"])
-        iterator.load_state_dict(state["data"])
-        ckpt.set_rng_state(state["rng"])
-        self.rollbacks = int(state.get("rollbacks", 0))
-        if self.model.grad_scaler is not None and state.get("grad_scaler"):
-            self.model.grad_scaler.load_state_dict(state["grad_scaler"])
-
-    def _snapshot(self, iterator: BatchIterator) -> dict[str, Any]:
-        return {"model": copy.deepcopy(self.model.state_dict()),
-                "optim": {k: copy.deepcopy(o.state_dict()) for k, o in self.model.optimizers.items()},
-                "extra": copy.deepcopy(self.model.extra_state()), "data": iterator.state_dict(),
-                "rng": ckpt.rng_state(), "step": self.step,
-                "grad_scaler": self.model.grad_scaler.state_dict() if self.model.grad_scaler is not None else None}
-
     def _rollback(self, iterator: BatchIterator, reason: str) -> None:
-        c = self.config
         detected = self.step
-        self.rollbacks += 1
-        lrs = {k: [g["lr"] for g in o.param_groups] for k, o in self.model.optimizers.items()}
-        last = ckpt.latest_valid(self.run_dir, warn=False) if self.is_main or self.world_size == 1 else None
-        if self.world_size > 1:  # every rank restores the same state: the initial snapshot or rank 0's file
-            dist.barrier()
-            last = ckpt.latest_valid(self.run_dir, warn=False)
-        if self.rollbacks > c.max_rollbacks:
-            raise TrainingDiverged(
-                f"training diverged ({reason}) after {c.max_rollbacks} rollback(s); last good checkpoint: "
-                f"{last or 'none'}; lower the learning rates or add a stabiliser (e.g. --spectral-norm, --r1-gamma)")
-        rollbacks = self.rollbacks
-        if last is not None:
-            self._restore(last, iterator)
-            to = f"checkpoint {last.name}"
-        else:
-            snap = self._initial_state
-            self.model.load_state_dict(snap["model"])
-            for k, o in self.model.optimizers.items():
-                o.load_state_dict(copy.deepcopy(snap["optim"][k]))
-                ckpt._match_layouts(o)
-            self.model.load_extra_state(copy.deepcopy(snap["extra"]))
-            iterator.load_state_dict(snap["data"])
-            ckpt.set_rng_state(snap["rng"])
-            self.step = snap["step"]
-            if snap["grad_scaler"] is not None:
-                self.model.grad_scaler.load_state_dict(snap["grad_scaler"])
-            to = "the initial state"
-        self.rollbacks = rollbacks
-        for k, o in self.model.optimizers.items():
-            for g, lr in zip(o.param_groups, lrs[k]):
-                g["lr"] = lr * c.rollback_lr_factor
-        self.event("rollback", step=detected, reason=reason, to=to, lr_factor=c.rollback_lr_factor, count=self.rollbacks)
-
-    def _health(self, sums: dict[str, torch.Tensor], params: bool = False) -> str | None:
-        """None if losses are finite and gradients bounded since the last check (and,
-        with `params`, every weight finite: checked before a checkpoint), else why not."""
-        parts = {k: v.detach().float().reshape(-1) for k, v in sums.items()}
-        grad = self.grad_monitor.take()
-        if grad is not None:
-            parts["gradients"] = grad.detach().float().reshape(-1)
-        if params:
-            weights = [p.detach() for p in self.model.parameters()]
-            if weights:
-                parts["weights"] = torch.stack(torch._foreach_norm(weights)).float()
-        if not parts:
-            return None
-        values = torch.cat(list(parts.values()))
-        limit = self.config.max_grad_norm
-        ok = torch.isfinite(values).all()
-        if grad is not None and limit > 0:
-            ok = ok & (grad <= limit).all()
-        bad = not bool(ok)  # the one host sync of a logging step
-        if self.world_size > 1:
-            bad = dist.any_flag(bad)
-        if not bad:
-            return None
-        names = [k for k, v in parts.items() if not torch.isfinite(v).all()]
-        if names:
-            return f"non-finite {', '.join(names)}"
-        if grad is not None and limit > 0 and bool((grad > limit).any()):
-            return f"gradient norm {float(grad.max()):.3g} > {limit:g}"
-        return "divergence on another process"
+        self.step, info = self.guard.rollback(self.model, iterator, self.run_dir, reason, self.is_main)
+        self.event("rollback", step=detected, **info)
 
     # -- setup -------------------------------------------------------------------------
     def _setup(self) -> tuple[BatchIterator, dict[str, torch.Tensor]]:
-        c = self.config
-        model = self.model
+        """Model on its device with optimizers, then resume (or refuse a used folder), then the run folder."""
         self.rank, self.world_size = dist.init(self.device)
-        model.dist_rank, model.dist_world = self.rank, self.world_size
+        self.guard.world_size = self.world_size
         if self.is_main:  # one writer per run folder; released in fit()
             self._lock = RunLock(self.run_dir).acquire()
             removed = ckpt.remove_unfinished(self.run_dir)
             if removed:
                 print(f"genlab: removed {removed} unfinished checkpoint folder(s) left by an interrupted run",
                       file=sys.stderr)
+        self._setup_model()
+        stored = self.data.on_device(self.device)  # uint8 images stay uint8; batches are converted one by one
+        iterator = BatchIterator(stored, self.config.batch_size, seed=self.config.seed, rank=self.rank,
+                                 world_size=self.world_size)
+        self._resume_or_refuse(iterator)
+        self.guard.initial = snapshot(self.model, iterator, self.step)
+        self._setup_run_folder()
+        return iterator, stored
+
+    def _setup_model(self) -> None:
+        """Device, memory format, process group, optimizers, loss scaling and gradient hooks."""
+        c, model = self.config, self.model
+        model.dist_rank, model.dist_world = self.rank, self.world_size
         if c.sync_bn and self.world_size > 1 and self.device.type == "cuda":
             for name, child in list(model.named_children()):
                 setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(child))
@@ -334,76 +244,50 @@ class Trainer:
         model.setup_training()
         if self.world_size > 1:
             model.grad_sync = dist.average_gradients(self.world_size)
-        if c.amp == "fp16" and model.uses_gradient_penalty:
-            raise ConfigError("--amp fp16 cannot train a gradient penalty (R1 or WGAN-GP): its second-order "
-                              "gradients overflow half precision; use --amp bf16, or drop the penalty")
-        if c.amp == "fp16" and self.device.type == "cpu" and any(isinstance(m, torch.nn.RNNBase) for m in model.modules()):
-            raise ConfigError("--amp fp16 cannot run recurrent layers on the CPU (oneDNN has no fp16 LSTM); "
-                              "use --amp bf16 there, or fp16 on a GPU")
         model.grad_scaler = torch.amp.GradScaler(self.device.type) if c.amp == "fp16" else None
         for opt in model.optimizers.values():
             if self.world_size > 1:
                 opt.register_step_pre_hook(dist.average_gradients_hook(self.world_size))
-            if c.max_grad_norm > 0:
-                opt.register_step_pre_hook(self.grad_monitor.hook)
+            self.guard.watch(opt)
         if c.compile:
             for child in model.children():
                 if any(True for _ in child.parameters()):
                     child.compile()
-        stored = self.data.on_device(self.device)  # uint8 images stay uint8; batches are converted one by one
-        iterator = BatchIterator(stored, c.batch_size, seed=c.seed, rank=self.rank, world_size=self.world_size)
+
+    def _resume_or_refuse(self, iterator: BatchIterator) -> None:
+        """With --resume, continue from the last valid checkpoint; without, refuse a folder holding a run."""
         if self.resume:
             last = ckpt.latest_valid(self.run_dir)
             if last is None:
                 raise CheckpointError(f"nothing to resume in {self.run_dir}: no valid checkpoint; drop --resume")
-            self._check_resumable(read_config(last))
-            self._restore(last, iterator)
+            saved = read_config(last)
+            self._check_resumable({**saved, "config": upgrade_config(type(self.model), saved, last)})
+            self.step = self.guard.restore(self.model, iterator, last)
             if self.is_main:
-                self._trim_history()
+                self.rundir.trim(self.step)  # rows a killed run wrote after this checkpoint
                 print(f"genlab: resuming {self.run_dir} from step {self.step} ({last.name})", file=sys.stderr)
         elif self.is_main and ckpt.list_checkpoints(self.run_dir):
             raise CheckpointError(f"{self.run_dir} already holds a run; add --resume to continue it, "
                                   f"or choose a new --out folder")
-        self._initial_state = self._snapshot(iterator)
+
+    def _setup_run_folder(self) -> None:
+        """The folder, its config.json and the experiment trackers (rank 0)."""
+        c = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self.is_main:
-            from ..serialization import write_json
-
-            try:
-                write_json(self.run_dir / "config.json", self.run_config())
-            except OSError as exc:
-                raise GenlabError(f"cannot write {self.run_dir / 'config.json'} ({exc.strerror}); free space or "
-                                  f"choose another --out") from None
-            names = [n for n in c.logger if c.tensorboard or n != "tensorboard"]
-            self.trackers = None
-            if names:
-                try:
-                    self.trackers = Trackers(names, self.run_dir, self.run_config(), resume=self.resume)
-                except OSError as exc:
-                    self.optional_writes.report("tracker logs", exc)
-        return iterator, stored
-
-    def _trim_history(self) -> None:
-        """Drop log rows written after the checkpoint we resume from (a killed run)."""
-        path = self.run_dir / "metrics.jsonl"
-        if not path.is_file():
+        if not self.is_main:
             return
-        keep = []
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a kill
-            step = row.get("step", 0) if isinstance(row, dict) else None
-            if isinstance(step, (int, float)) and step <= self.step:
-                keep.append(json.dumps(row))
-        from ..io import atomic_path
-
         try:
-            with atomic_path(path) as tmp:  # a failed write must not cut the history short
-                tmp.write_text("".join(line + "\n" for line in keep))
+            write_json(self.run_dir / "config.json", self.run_config())
         except OSError as exc:
-            raise GenlabError(f"cannot rewrite {path} ({exc.strerror}); free space and resume again") from None
+            raise GenlabError(f"cannot write {self.run_dir / 'config.json'} ({exc.strerror}); free space or "
+                              f"choose another --out") from None
+        names = [n for n in c.logger if c.tensorboard or n != "tensorboard"]
+        self.trackers = None
+        if names:
+            try:
+                self.trackers = Trackers(names, self.run_dir, self.run_config(), resume=self.resume)
+            except OSError as exc:
+                self.optional_writes.report("tracker logs", exc)
 
     def _autocast(self):
         if self.config.amp in ("bf16", "fp16"):
@@ -454,8 +338,6 @@ class Trainer:
 
         bar = None
         if self.is_main and c.progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=None if total == sys.maxsize else total, initial=self.step, unit="step",
                        dynamic_ncols=True, disable=None)
         sums: dict[str, torch.Tensor] = {}
@@ -479,7 +361,7 @@ class Trainer:
                 at_log = self.step % c.log_every == 0 or self.step == total
                 at_ckpt = bool(c.checkpoint_every) and self.step % c.checkpoint_every == 0
                 if at_log or at_ckpt:
-                    problem = self._health(sums, params=at_ckpt)
+                    problem = self.guard.health(self.model, sums, params=at_ckpt)
                     if problem is not None:
                         self._rollback(iterator, problem)
                         sums, n_since, busy, t_since = {}, 0, 0.0, time.perf_counter()
@@ -505,7 +387,7 @@ class Trainer:
             if bar is not None:
                 bar.close()
         if n_since and not result.interrupted:
-            if self._health(sums) is None:
+            if self.guard.health(self.model, sums) is None:
                 result.last_logs = self._log(sums, n_since, time.perf_counter() - t_since - busy, None)
             else:
                 self._rollback(iterator, "non-finite values in the last steps")
@@ -545,7 +427,7 @@ class Trainer:
             return logs
         row = {"step": self.step, "time": time.time(), **logs}
         self.history.append(row)
-        self.optional_writes("metrics.jsonl", append_row, self.run_dir / "metrics.jsonl", row)
+        self.optional_writes("metrics.jsonl", self.rundir.append, row)
         if self.trackers is not None:
             self.optional_writes("tracker logs", self.trackers.scalars, logs, self.step)
         if bar is not None:

@@ -52,7 +52,6 @@ class ProjectionDiscriminator(nn.Module):
 
 @FAMILIES.register("cgan")
 class CGAN(AdversarialModel):
-    family = "cgan"
     Config = CGANConfig
     conditional = True
 

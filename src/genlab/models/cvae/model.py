@@ -19,7 +19,6 @@ from .config import CVAEConfig
 
 @FAMILIES.register("cvae")
 class CVAE(VAE):
-    family = "cvae"
     Config = CVAEConfig
     conditional = True
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ... import losses as _losses  # noqa: F401  (fills LOSSES)
 from ...config import option
-from ...errors import ConfigError
-from ...registry import LOSSES
+from ...losses import check_loss
 
 
 @dataclass
@@ -43,5 +41,4 @@ class CycleGANConfig:
                                 min=1, max=256)
 
     def validate(self) -> None:
-        if self.loss not in LOSSES:
-            raise ConfigError(f"bad value {self.loss!r} for 'loss': valid objectives are {', '.join(LOSSES.names())}")
+        check_loss(self.loss)

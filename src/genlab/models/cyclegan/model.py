@@ -37,9 +37,11 @@ from torch import nn
 
 from ...errors import ConfigError, GenlabError
 from ...losses import get_loss, gradient_penalty
+from ...modes import evaluating, frozen
+from ...nn.optim import adam
 from ...nn.resnet import PatchDiscriminator, ResnetGenerator, UnetGenerator, init_normal
 from ...registry import FAMILIES
-from ..adversarial import adam, set_requires_grad
+from ...viz import make_grid
 from ..base import GenerativeModel
 from .config import CycleGANConfig
 from .scores import mae, ssim
@@ -127,7 +129,6 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 @FAMILIES.register("cyclegan")
 class CycleGAN(GenerativeModel):
-    family = "cyclegan"
     Config = CycleGANConfig
     data_kinds = ("unpaired-image",)
 
@@ -226,28 +227,25 @@ class CycleGAN(GenerativeModel):
         logs: dict[str, torch.Tensor] = {}
 
         # generators; the discriminators need no weight gradients here
-        set_requires_grad(self.d_a, False)
-        set_requires_grad(self.d_b, False)
-        fake_b = self.g_ab(a)
-        rec_a = self.g_ba(fake_b)
-        fake_a = self.g_ba(b)
-        rec_b = self.g_ab(fake_a)
-        gan_ab = self.objective.g_loss(self.d_b(fake_b))
-        gan_ba = self.objective.g_loss(self.d_a(fake_a))
-        cycle_a = F.l1_loss(rec_a, a)
-        cycle_b = F.l1_loss(rec_b, b)
-        lambda_idt = c.lambda_cycle * c.lambda_identity
-        with torch.set_grad_enabled(lambda_idt > 0):
-            idt_b = F.l1_loss(self.g_ab(convert_channels(b, ca)), b)
-            idt_a = F.l1_loss(self.g_ba(convert_channels(a, cb)), a)
-        loss_g = gan_ab + gan_ba + c.lambda_cycle * (cycle_a + cycle_b)
-        if lambda_idt > 0:
-            loss_g = loss_g + lambda_idt * (idt_a + idt_b)
-        self.optimize(loss_g, opt_g)
+        with frozen(self.d_a, self.d_b):
+            fake_b = self.g_ab(a)
+            rec_a = self.g_ba(fake_b)
+            fake_a = self.g_ba(b)
+            rec_b = self.g_ab(fake_a)
+            gan_ab = self.objective.g_loss(self.d_b(fake_b))
+            gan_ba = self.objective.g_loss(self.d_a(fake_a))
+            cycle_a = F.l1_loss(rec_a, a)
+            cycle_b = F.l1_loss(rec_b, b)
+            lambda_idt = c.lambda_cycle * c.lambda_identity
+            with torch.set_grad_enabled(lambda_idt > 0):
+                idt_b = F.l1_loss(self.g_ab(convert_channels(b, ca)), b)
+                idt_a = F.l1_loss(self.g_ba(convert_channels(a, cb)), a)
+            loss_g = gan_ab + gan_ba + c.lambda_cycle * (cycle_a + cycle_b)
+            if lambda_idt > 0:
+                loss_g = loss_g + lambda_idt * (idt_a + idt_b)
+            self.optimize(loss_g, opt_g)
 
         # discriminators: real images against pooled translations
-        set_requires_grad(self.d_a, True)
-        set_requires_grad(self.d_b, True)
         loss_d_b = self._discriminator_loss(self.d_b, b, self.pool_b.query(fake_b), logs, "b")
         loss_d_a = self._discriminator_loss(self.d_a, a, self.pool_a.query(fake_a), logs, "a")
         self.optimize(loss_d_a + loss_d_b, opt_d)
@@ -258,6 +256,11 @@ class CycleGAN(GenerativeModel):
         return logs
 
     # -- translation --------------------------------------------------------------------
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions `translate` takes (`genlab.capabilities.Translator`)."""
+        return tuple(self.data_info.get("directions") or ("AtoB", "BtoA"))
+
     def shapes(self, direction: str) -> tuple[nn.Module, tuple[int, ...], tuple[int, ...]]:
         direction = parse_direction(direction)
         if direction == "AtoB":
@@ -281,13 +284,11 @@ class CycleGAN(GenerativeModel):
         x = convert_channels(x, shape_in[0])
         if size != tuple(shape_in[1:]):
             x = F.interpolate(x, size=shape_in[1:], mode="bilinear", antialias=True, align_corners=False)
-        was_training = self.training
-        self.eval()
-        out = []
-        for chunk in x.split(batch_size):
-            y = net(chunk.to(self.device).mul(2).sub(1)).float()
-            out.append(y.add(1).div(2).clamp(0, 1).cpu())
-        self.train(was_training)
+        with evaluating(self):
+            out = []
+            for chunk in x.split(batch_size):
+                y = net(chunk.to(self.device).mul(2).sub(1)).float()
+                out.append(y.add(1).div(2).clamp(0, 1).cpu())
         y = torch.cat(out)
         if size != tuple(shape_in[1:]):
             y = F.interpolate(y, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
@@ -313,8 +314,6 @@ class CycleGAN(GenerativeModel):
     @torch.no_grad()
     def translation_grid(self, a01: torch.Tensor, b01: torch.Tensor, padding: int = 2) -> torch.Tensor:
         """One C x H x W image: rows a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b), G_AB(G_BA(b))."""
-        from torchvision.utils import make_grid
-
         fake_b = self.translate(a01, "AtoB")
         fake_a = self.translate(b01, "BtoA")
         rows = [a01, fake_b, self.translate(fake_b, "BtoA"), b01, fake_a, self.translate(fake_a, "AtoB")]

@@ -18,7 +18,6 @@ from .config import DCGANConfig
 
 @FAMILIES.register("dcgan")
 class DCGAN(AdversarialModel):
-    family = "dcgan"
     Config = DCGANConfig
 
     def __init__(self, config: DCGANConfig, data_info: dict[str, Any]):

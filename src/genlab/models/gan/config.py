@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ...config import option
+from ...errors import ConfigError
 from ..adversarial import GANConfig
 
 
@@ -21,7 +22,6 @@ class GANFamilyConfig(GANConfig):
 
     def validate(self) -> None:
         super().validate()
-        from ...errors import ConfigError
 
         if not self.g_hidden or not self.d_hidden:
             raise ConfigError("g_hidden and d_hidden need at least one layer size each, e.g. --g-hidden 256,512")

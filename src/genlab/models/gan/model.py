@@ -50,7 +50,6 @@ def mlp_discriminator(in_shape: tuple[int, int, int], hidden: list[int], dropout
 
 @FAMILIES.register("gan")
 class GAN(AdversarialModel):
-    family = "gan"
     Config = GANFamilyConfig
 
     def __init__(self, config: GANFamilyConfig, data_info: dict[str, Any]):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ...config import option
+from ...errors import ConfigError
 from ..adversarial import GANConfig
 
 
@@ -25,6 +26,4 @@ class InfoGANConfig(GANConfig):
     def validate(self) -> None:
         super().validate()
         if not self.categorical and not self.continuous:
-            from ...errors import ConfigError
-
             raise ConfigError("InfoGAN needs at least one code: set --categorical 10 and/or --continuous 2")

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...latent import traversal_latents
 from ...nn.conv import ConvDiscriminator, UpStack, init_dcgan
 from ...registry import FAMILIES
 from ..adversarial import AdversarialModel
@@ -51,7 +52,6 @@ class QHead(nn.Module):
 
 @FAMILIES.register("infogan")
 class InfoGAN(AdversarialModel):
-    family = "infogan"
     Config = InfoGANConfig
 
     def __init__(self, config: InfoGANConfig, data_info: dict[str, Any]):
@@ -144,8 +144,6 @@ class InfoGAN(AdversarialModel):
     @torch.no_grad()
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Random samples, and for a categorical c1 a square grid: rows share noise, columns are c1's categories."""
-        from ...explore.latent import traversal_latents
-
         out = super().preview(n, batch)
         if self.config.categorical and self.config.categorical[0] <= 16:
             k = self.config.categorical[0]

@@ -25,6 +25,8 @@ from torch import nn
 
 from ...data.sequences import inverse_transform
 from ...registry import FAMILIES
+from ...seqmetrics import evaluate_sequences
+from ...viz import render_series
 from ..adversarial import AdversarialModel
 from .config import RGANConfig
 
@@ -79,7 +81,6 @@ class SequenceDiscriminator(nn.Module):
 
 @FAMILIES.register("rgan")
 class RGAN(AdversarialModel):
-    family = "rgan"
     Config = RGANConfig
     data_kinds = ("sequence",)
 
@@ -114,8 +115,6 @@ class RGAN(AdversarialModel):
 
     @torch.no_grad()
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        from ...explore.sequences import render_series
-
         k = min(4, n)
         fake = self.sample(k, seed=0)["sequences"]
         real = inverse_transform(batch["x"][:k], self.data_info) if batch is not None else None
@@ -123,6 +122,4 @@ class RGAN(AdversarialModel):
 
     def evaluate(self, data: Any, n: int | None = None, seed: int = 0, **steps: int) -> dict[str, float]:
         """TimeGAN's discriminative and predictive scores of `n` samples against `data`."""
-        from ...seqmetrics import evaluate_sequences
-
         return evaluate_sequences(self, data, n, seed, **steps)

@@ -27,17 +27,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...data.sequences import decode_tokens, inverse_transform
+from ...errors import GenlabError
+from ...modes import evaluating
+from ...nn.optim import adam
 from ...registry import FAMILIES
-from ..adversarial import adam
+from ...seqmetrics import evaluate_sequences, evaluate_words
+from ...viz import render_series, render_text
 from ..base import GenerativeModel
 from .config import SeqVAEConfig
+from .export import export_module
 
 LOG_2PI = math.log(2 * math.pi)
 
 
 @FAMILIES.register("seqvae")
 class SeqVAE(GenerativeModel):
-    family = "seqvae"
     Config = SeqVAEConfig
     data_kinds = ("sequence", "tokens")
 
@@ -184,17 +188,15 @@ class SeqVAE(GenerativeModel):
     def sample(self, n: int, *, seed: int | None = None, labels: Any = None, batch_size: int = 500,
                z: torch.Tensor | None = None, scaled: bool = False) -> dict[str, torch.Tensor]:
         self.check_labels(labels, n)
-        was_training = self.training
-        self.eval()
-        gen = self.make_generator(seed)
-        if z is None:
-            z = self.latent(n, gen)
-        z = z.to(self.device)
-        chunks = []
-        for i in range(0, n, batch_size):
-            zi = z[i:i + batch_size]
-            chunks.append((self._generate_tokens(zi, gen) if self.tokens else self._generate_series(zi)).cpu())
-        self.train(was_training)
+        with evaluating(self):
+            gen = self.make_generator(seed)
+            if z is None:
+                z = self.latent(n, gen)
+            z = z.to(self.device)
+            chunks = []
+            for i in range(0, n, batch_size):
+                zi = z[i:i + batch_size]
+                chunks.append((self._generate_tokens(zi, gen) if self.tokens else self._generate_series(zi)).cpu())
         x = torch.cat(chunks)
         if self.tokens:
             ends = (x == self.eos) | (x == self.pad)
@@ -204,33 +206,25 @@ class SeqVAE(GenerativeModel):
 
     def export_module(self, n: int = 2, seed: int = 0):
         """What `genlab export --format onnx` writes: the decoder run for every step (export.py)."""
-        from .export import export_module
-
         return export_module(self, n, seed)
 
     def decode_text(self, tokens: torch.Tensor) -> list[str]:
         """Token ids (from `sample` or a data batch) -> strings."""
         if not self.tokens:
-            from ...errors import GenlabError
-
             raise GenlabError(f"this {self.family} model was trained on series, not text; it has no characters")
         return decode_tokens(tokens, self.data_info)
 
     @torch.no_grad()
     def reconstruct(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Decode the posterior means of a batch (characters are sampled with seed 0)."""
-        was_training = self.training
-        self.eval()
-        batch = {k: v.to(self.device) for k, v in batch.items()}
-        mu, _ = self.encode(batch["x"], batch.get("length"))
-        out = self._generate_tokens(mu, self.make_generator(0)) if self.tokens else self._generate_series(mu)
-        self.train(was_training)
+        with evaluating(self):
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            mu, _ = self.encode(batch["x"], batch.get("length"))
+            out = self._generate_tokens(mu, self.make_generator(0)) if self.tokens else self._generate_series(mu)
         return out.cpu()
 
     @torch.no_grad()
     def preview(self, n: int, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        from ...explore.sequences import render_series, render_text
-
         if self.tokens:
             k = min(n, 24)
             fake = self.decode_text(self.sample(k, seed=0)["tokens"])
@@ -245,13 +239,11 @@ class SeqVAE(GenerativeModel):
     @torch.no_grad()
     def heldout_elbo(self, data: Any, n: int = 2000, seed: int = 0) -> dict[str, float]:
         """Mean ELBO terms on up to `n` held-out items (nats per item)."""
-        was_training = self.training
-        self.eval()
-        tensors = {k: v[:n].to(self.device) for k, v in data.tensors.items()}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            ll, kl = self.forward_elbo(tensors)
-        self.train(was_training)
+        with evaluating(self):
+            tensors = {k: v[:n].to(self.device) for k, v in data.tensors.items()}
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                ll, kl = self.forward_elbo(tensors)
         out = {"heldout_rec": float(-ll.mean()), "heldout_kl": float(kl.mean()),
                "heldout_elbo": float((ll - kl).mean())}
         if self.tokens:
@@ -261,8 +253,6 @@ class SeqVAE(GenerativeModel):
 
     def evaluate(self, data: Any, n: int | None = None, seed: int = 0, **steps: int) -> dict[str, float]:
         """Held-out ELBO, plus TimeGAN's scores (series) or word statistics (text)."""
-        from ...seqmetrics import evaluate_sequences, evaluate_words
-
         scores = self.heldout_elbo(data, seed=seed)
         if self.tokens:
             scores.update(evaluate_words(self, data, n, seed))

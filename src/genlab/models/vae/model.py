@@ -24,10 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import DataError, GenlabError
+from ...modes import evaluating
 from ...nn import MLP
 from ...nn.conv import DownStack, Flatten, UpStack
+from ...nn.optim import adam
 from ...registry import FAMILIES
-from ..adversarial import adam
 from ..base import GenerativeModel
 from .config import VAEConfig
 
@@ -86,7 +88,6 @@ class Decoder(nn.Module):
 
 @FAMILIES.register("vae")
 class VAE(GenerativeModel):
-    family = "vae"
     Config = VAEConfig
 
     def __init__(self, config: VAEConfig, data_info: dict[str, Any]):
@@ -180,31 +181,19 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, labels: Any = None,
                batch_size: int = 500, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        was_training = self.training
-        self.eval()
-        gen = self.make_generator(seed)
-        labels = self.check_labels(labels, n, gen)
-        if z is None:
-            z = self.latent(n, gen)
-        z = z.to(self.device)
-        chunks = []
-        for i in range(0, n, batch_size):
-            y = labels[i:i + batch_size] if labels is not None else None
-            chunks.append(self.mean_image(self.decode(z[i:i + batch_size], y)).float().cpu())
-        self.train(was_training)
-        out = {"images": torch.cat(chunks)}
+        images, labels = self.decode_batches(n, lambda zb, yb: self.mean_image(self.decode(zb, yb)), seed=seed,
+                                             labels=labels, z=z, batch_size=batch_size)
+        out = {"images": images}
         if labels is not None:
-            out["labels"] = labels.cpu()
+            out["labels"] = labels
         return out
 
     @torch.no_grad()
     def reconstruct(self, x01: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decoded posterior means of [0, 1] images."""
-        was_training = self.training
-        self.eval()
-        mu, _ = self.encode(x01.to(self.device), labels)
-        out = self.mean_image(self.decode(mu, labels)).cpu()
-        self.train(was_training)
+        with evaluating(self):
+            mu, _ = self.encode(x01.to(self.device), labels)
+            out = self.mean_image(self.decode(mu, labels)).cpu()
         return out
 
     @torch.no_grad()
@@ -227,8 +216,6 @@ class VAE(GenerativeModel):
         """[0, 1] images (binarised with `seed` when the model trains on binarised
         data, or as `binarize` says) and labels of held-out `data`, or `n` of
         them drawn with `seed`."""
-        from ...errors import DataError
-
         tensors = data.prepare("cpu") if hasattr(data, "prepare") else data
         if not isinstance(tensors, dict) or "x" not in tensors or tensors["x"].dim() != 4:
             raise DataError(f"{self.family} evaluates on image data; pass an image dataset such as "
@@ -299,21 +286,17 @@ class VAE(GenerativeModel):
         ``binarize`` the test images are binarised once with `seed`.
         For the CVAE every quantity is conditional on the true label.
         """
-        from ...errors import GenlabError
-
         if k < 1:
             raise GenlabError(f"the importance-weighted bound needs k >= 1 samples (got {k})")
         x_all, y_all = self.eval_tensors(data, n, seed)
         gen = torch.Generator(device=self.device).manual_seed(int(seed) + 1)
-        was_training = self.training
-        self.eval()
-        bs = batch_size or max(1, min(500, 20000 // k))
-        bernoulli = self.config.likelihood == "bernoulli"
-        totals = {"elbo": 0.0, "rec_nll": 0.0, "kl": 0.0, "nll_iwae": 0.0, "recon_mse": 0.0}
-        if bernoulli:
-            totals["recon_bce"] = 0.0
-        mus = []
-        try:
+        with evaluating(self):
+            bs = batch_size or max(1, min(500, 20000 // k))
+            bernoulli = self.config.likelihood == "bernoulli"
+            totals = {"elbo": 0.0, "rec_nll": 0.0, "kl": 0.0, "nll_iwae": 0.0, "recon_mse": 0.0}
+            if bernoulli:
+                totals["recon_bce"] = 0.0
+            mus = []
             for i in range(0, x_all.shape[0], bs):
                 x = x_all[i:i + bs].to(self.device)
                 y = y_all[i:i + bs].to(self.device) if y_all is not None else None
@@ -334,8 +317,6 @@ class VAE(GenerativeModel):
                 if bernoulli:
                     bce = F.binary_cross_entropy_with_logits(out_mean, x, reduction="none")
                     totals["recon_bce"] += float(bce.flatten(1).sum(1).double().sum())
-        finally:
-            self.train(was_training)
         count = x_all.shape[0]
         out = {key: value / count for key, value in totals.items()}
         mu_all = torch.cat(mus)
@@ -350,27 +331,23 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def kl_per_dim(self, x01: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor:
         """Average KL(q(z_i|x) || N(0, 1)) of each latent dimension over `x01`."""
-        was_training = self.training
-        self.eval()
-        total = torch.zeros(self.config.latent_dim, dtype=torch.float64)
-        for i in range(0, x01.shape[0], batch_size):
-            y = labels[i:i + batch_size].to(self.device) if labels is not None else None
-            mu, logvar = self.encode(x01[i:i + batch_size].to(self.device), y)
-            total += (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).double().sum(0).cpu()
-        self.train(was_training)
+        with evaluating(self):
+            total = torch.zeros(self.config.latent_dim, dtype=torch.float64)
+            for i in range(0, x01.shape[0], batch_size):
+                y = labels[i:i + batch_size].to(self.device) if labels is not None else None
+                mu, logvar = self.encode(x01[i:i + batch_size].to(self.device), y)
+                total += (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).double().sum(0).cpu()
         return total / max(1, x01.shape[0])
 
     @torch.no_grad()
     def posterior_mean(self, x01: torch.Tensor, labels: torch.Tensor | None = None,
                        batch_size: int = 500) -> torch.Tensor:
         """E_q[z|x] of [0, 1] images, in batches, on the CPU."""
-        was_training = self.training
-        self.eval()
-        out = []
-        for i in range(0, x01.shape[0], batch_size):
-            y = labels[i:i + batch_size].to(self.device) if labels is not None else None
-            out.append(self.encode(x01[i:i + batch_size].to(self.device), y)[0].float().cpu())
-        self.train(was_training)
+        with evaluating(self):
+            out = []
+            for i in range(0, x01.shape[0], batch_size):
+                y = labels[i:i + batch_size].to(self.device) if labels is not None else None
+                out.append(self.encode(x01[i:i + batch_size].to(self.device), y)[0].float().cpu())
         return torch.cat(out)
 
     @torch.no_grad()
@@ -378,13 +355,11 @@ class VAE(GenerativeModel):
                       batch_size: int = 500) -> torch.Tensor:
         """Mean images in [0, 1] decoded from latent codes (labels: class ids or
         rows of class probabilities for the CVAE)."""
-        was_training = self.training
-        self.eval()
-        out = []
-        for i in range(0, z.shape[0], batch_size):
-            y = labels[i:i + batch_size].to(self.device) if labels is not None else None
-            out.append(self.mean_image(self.decode(z[i:i + batch_size].to(self.device), y)).float().cpu())
-        self.train(was_training)
+        with evaluating(self):
+            out = []
+            for i in range(0, z.shape[0], batch_size):
+                y = labels[i:i + batch_size].to(self.device) if labels is not None else None
+                out.append(self.mean_image(self.decode(z[i:i + batch_size].to(self.device), y)).float().cpu())
         return torch.cat(out)
 
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from .callbacks import Callback
 
 if TYPE_CHECKING:
-    from .trainer import Trainer
+    from ..training.trainer import Trainer
 
 
 def image_features(images: torch.Tensor, max_side: int = 16) -> torch.Tensor:
@@ -66,7 +66,7 @@ def shipped_classifier(info: dict[str, Any]) -> Callable[[torch.Tensor], torch.T
     if domain not in ("fashion-mnist", "mnist") or list(info.get("shape") or []) != [1, 28, 28]:
         return None
     try:
-        from ..metrics import load_classifier
+        from ..metrics import load_classifier  # noqa: PLC0415
 
         with torch.random.fork_rng(devices=[]):  # building the network must not move the run's RNG (exact resume)
             extractor = load_classifier(domain)

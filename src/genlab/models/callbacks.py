@@ -1,7 +1,10 @@
 """Trainer callbacks: small objects with hooks the Trainer calls.
 
-Families and users add behaviour (periodic evaluation, diversity warnings,
-custom logging) without the Trainer knowing about them.
+Families (``model.callbacks()``, e.g. the GANs' diversity monitor) and users
+(periodic evaluation, custom logging) add behaviour without the Trainer
+knowing about them. The base class sits with the family contract, below the
+Trainer, so a family can define one without importing the training layer;
+`genlab.training.Callback` is the same class.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .trainer import Trainer
+    from ..training.trainer import Trainer
 
 
 class Callback:
