@@ -70,7 +70,7 @@ def _is_model_path(path: Path) -> bool:
 def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None = None, n: int = 10000,
                  reference: str | None = None, extractor: str = "auto", seed: int = 0, split: str = "test",
                  family_metrics: bool = True, data_root: str | None = None, device: str = "cpu",
-                 write: bool = True) -> dict[str, Any]:
+                 write: bool = True, memorisation: bool = True, pairs_out: str | Path | None = None) -> dict[str, Any]:
     """Evaluate a run, checkpoint, samples file or folder; or, with only `reference`,
     the real-vs-real floor (its `split` split against its train split).
 
@@ -78,7 +78,8 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
     ``mnist:test``, ``folder:PATH``). The family's own metrics (a VAE's ELBO
     and NLL, sequence scores) need no image features and are computed first;
     if the sample metrics then fail, the row keeps them and says why under
-    ``"skipped"``.
+    ``"skipped"``. With `memorisation`, image samples also get the memorisation check
+    (eval_memorisation.py) and their closest sample/training pairs as a PNG (`pairs_out`).
     """
     from .api import load
     from .data import split_spec
@@ -129,6 +130,11 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
             if not result:
                 raise
             info["skipped"] = str(exc)
+        if memorisation and target is not None and "skipped" not in info:
+            from .eval_memorisation import add_to_row
+
+            add_to_row(result, info, images, reference, target, extractor=extractor, root=data_root, device=device,
+                       pairs_out=pairs_out)
     info.update(n=int(images.shape[0]) if images is not None else 0, reference=reference)
     row = {"metrics": result, **info}
     if write and target is not None and model is not None:
@@ -200,6 +206,10 @@ def format_table(row: dict[str, Any]) -> str:
     lines.append(f"{'metric':<{width}}  value")
     for k, v in row["metrics"].items():
         lines.append(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    if row.get("closest_pairs"):
+        lines.append(f"closest sample/training pairs: {row['closest_pairs']}")
+    if row.get("memorisation_skipped"):
+        lines.append(f"memorisation check skipped: {row['memorisation_skipped']}")
     return "\n".join(lines)
 
 
