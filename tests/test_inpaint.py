@@ -114,3 +114,32 @@ def test_cli_writes_completions_and_refuses_bad_input(runs, test_images, tmp_pat
     assert main(["inpaint", str(runs / "vae"), str(tmp_path / "missing.png"), "--mask", BOX, "--out",
                  str(tmp_path / "no")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("family", ["cvae", "cgan", "infogan", "gan"])
+def test_every_image_family_completes_keeping_visible_pixels(family):
+    """Untrained small models of the other image families: the conditional ones try every class."""
+    from genlab.registry import FAMILIES
+
+    genlab.families()
+    cls = FAMILIES.get(family)
+    sizes = {k: 8 for k in ("width", "g_width", "d_width") if k in cls.Config.__dataclass_fields__}
+    if "g_hidden" in cls.Config.__dataclass_fields__:
+        sizes.update(g_hidden=[16], d_hidden=[16])
+    torch.manual_seed(0)
+    model = cls(cls.Config(**sizes), {"kind": "image", "shape": [1, 28, 28], "num_classes": 10}).eval()
+    x = torch.rand(3, 1, 28, 28)
+    visible = parse_mask("box:0,0,10,28", 28, 28)
+    done = complete(model, x, visible, iterations=2, restarts=2, steps=2)
+    assert done.shape == x.shape and torch.equal(done * visible, x * visible)
+    assert torch.isfinite(done).all() and 0 <= float(done.min()) and float(done.max()) <= 1
+
+
+def test_sequence_models_are_refused(tmp_path):
+    from genlab.registry import FAMILIES
+
+    genlab.families()
+    cls = FAMILIES.get("rgan")
+    model = cls(cls.Config(), {"kind": "sequence", "seq_len": 8, "dim": 2})
+    with pytest.raises(GenlabError, match="needs an image model"):
+        complete(model, torch.rand(1, 1, 28, 28), parse_mask(BOX, 28, 28))

@@ -16,7 +16,8 @@ ones.
   plus a Gaussian prior term ``prior * |z|^2 / (2 d)`` that keeps z where the
   generator was trained (Yeh et al. 2017 use a discriminator term instead).
   `restarts` codes per image are optimised together with Adam; the one with
-  the smallest visible error wins. A cgan's restarts cycle through the classes.
+  the smallest visible error wins. A cgan's restarts cycle through the classes
+  (at least one per class).
 
 `mean_fill` is the baseline: hidden pixels set to a fixed image (the
 per-pixel mean of the training images) or, without one, to the mean of the
@@ -128,6 +129,8 @@ def complete_gan(model: Any, x01: torch.Tensor, visible: torch.Tensor, labels: t
     for p in net.parameters():
         p.requires_grad_(False)
     n = x01.shape[0]
+    if model.conditional and labels is None:
+        restarts = max(restarts, model.num_classes)  # at least one restart per class
     x_obs = x01.to(device).repeat(restarts, 1, 1, 1)  # restart r of image i at row r * n + i
     m = visible.to(device, x_obs.dtype).expand_as(x_obs)
     y = None
