@@ -139,7 +139,8 @@ two **mean fill** rows are the baselines; the bold rows are trained models throu
 `genlab inpaint`'s code (`genlab.inpainting.complete`). Scores: mean absolute error on the hidden
 pixels, SSIM of the hidden box (11 x 11 Gaussian window), and the shipped Fashion-MNIST classifier's
 accuracy on the completed images against the true labels (the first row: on the untouched images).
-Every completion keeps the visible pixels exactly (checked).
+Every completion keeps the visible pixels exactly (checked). "seconds" is the wall-clock time of
+the completions on {result['machine']} with {result['torch_threads']} torch threads.
 
 {table}
 
