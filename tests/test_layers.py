@@ -33,7 +33,8 @@ LAYERS = [
     ("models", ["genlab.models"]),
     ("training", ["genlab.training"]),
     ("explore", ["genlab.explore"]),
-    ("api", ["genlab.api", "genlab.evaluation", "genlab.sweep", "genlab.pretrained"]),
+    ("api", ["genlab.api", "genlab.evaluation", "genlab.eval_memorisation", "genlab.inpainting", "genlab.latents",
+             "genlab.sweep", "genlab.pretrained"]),
     ("faces", ["genlab.cli", "genlab.serve", "genlab.report", "genlab.report_page", "genlab.report_sweep",
                "genlab.export", "genlab.__main__", "genlab"]),
 ]

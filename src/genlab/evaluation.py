@@ -28,6 +28,7 @@ from .api import load
 from .data import heldout_data, load_images, split_spec
 from .data.images import load_folder
 from .errors import DataError, GenlabError
+from .eval_memorisation import add_to_row
 from .pixels import check_labels, check_pixels
 from .training.checkpoint import resolve
 from .training.rundir import RunDir
@@ -73,7 +74,7 @@ def _is_model_path(path: Path) -> bool:
 def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None = None, n: int = 10000,
                  reference: str | None = None, extractor: str = "auto", seed: int = 0, split: str = "test",
                  family_metrics: bool = True, data_root: str | None = None, device: str = "cpu",
-                 write: bool = True) -> dict[str, Any]:
+                 write: bool = True, memorisation: bool = True, pairs_out: str | Path | None = None) -> dict[str, Any]:
     """Evaluate a run, checkpoint, samples file or folder; or, with only `reference`,
     the real-vs-real floor (its `split` split against its train split).
 
@@ -81,7 +82,8 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
     ``mnist:test``, ``folder:PATH``). The family's own metrics (a VAE's ELBO
     and NLL, sequence scores) need no image features and are computed first;
     if the sample metrics then fail, the row keeps them and says why under
-    ``"skipped"``.
+    ``"skipped"``. With `memorisation`, image samples also get the memorisation check
+    (eval_memorisation.py) and their closest sample/training pairs as a PNG (`pairs_out`).
     """
     if target is None:
         found = floor_input(reference, split, data_root, n)
@@ -94,6 +96,9 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
         else:
             found = samples_input(path, reference, n)
     row = score(found, metrics, extractor, data_root, device)
+    if memorisation and target is not None and found.images is not None and "skipped" not in row:
+        add_to_row(row["metrics"], row, found.images, found.reference, target, extractor=extractor, root=data_root,
+                   device=device, pairs_out=pairs_out)
     if write and found.model is not None:
         _append(Path(target), row)
     return row
@@ -209,4 +214,8 @@ def format_table(row: dict[str, Any]) -> str:
     lines.append(f"{'metric':<{width}}  value")
     for k, v in row["metrics"].items():
         lines.append(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    if row.get("closest_pairs"):
+        lines.append(f"closest sample/training pairs: {row['closest_pairs']}")
+    if row.get("memorisation_skipped"):
+        lines.append(f"memorisation check skipped: {row['memorisation_skipped']}")
     return "\n".join(lines)

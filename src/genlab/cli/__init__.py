@@ -19,8 +19,8 @@ import os
 import pkgutil
 import sys
 
-from ..version import __version__
 from ..errors import GenlabError
+from ..version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:

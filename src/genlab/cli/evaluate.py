@@ -36,6 +36,11 @@ def add_parser(sub) -> None:
     p.add_argument("--data-root", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-family-metrics", action="store_true", help="skip the family's own held-out metrics")
+    p.add_argument("--no-memorisation", action="store_true",
+                   help="skip the memorisation check (samples' nearest training images vs the test split's)")
+    p.add_argument("--pairs-out", default=None, metavar="PNG",
+                   help="where the 8 closest sample/training pairs go (default RUN/eval/closest-train-pairs-stepN.png, "
+                        "or beside a samples file)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=run)
 
@@ -45,7 +50,8 @@ def run(args) -> int:
         raise GenlabError(f"--n must be at least 1 (got {args.n})")
     row = evaluate_run(args.target, metrics=args.metrics, n=args.n, reference=args.ref, extractor=args.extractor,
                        seed=args.seed, split=args.split, family_metrics=not args.no_family_metrics,
-                       data_root=args.data_root, device=args.device)
+                       data_root=args.data_root, device=args.device, memorisation=not args.no_memorisation,
+                       pairs_out=args.pairs_out)
     print(json.dumps(row) if args.json else format_table(row))
     if row.get("skipped"):
         print(f"genlab: error: sample metrics skipped: {row['skipped']}", file=sys.stderr)

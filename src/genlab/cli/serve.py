@@ -16,11 +16,13 @@ def add_parser(sub) -> None:
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="also answer requests for this host name (repeatable; the page answers only localhost "
                         "names and the --host address, against DNS rebinding)")
+    p.add_argument("--latents", default=None, metavar="FILE",
+                   help="an .npz from `genlab encode` of this run: the page draws it as a latent scatter")
     p.add_argument("--device", default="cpu")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     serve(args.run, host=args.host, port=args.port, device=args.device,
-          allow_hosts=getattr(args, "allow_host", None) or ())
+          allow_hosts=getattr(args, "allow_host", None) or (), latents=getattr(args, "latents", None))
     return 0

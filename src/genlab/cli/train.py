@@ -27,13 +27,15 @@ def add_parser(sub) -> None:
     p.add_argument("--config", dest="config_file",
                    help="YAML/JSON file of options, or a run's config.json (flags override it)")
     p.add_argument("--print-config", action="store_true", help="print the resolved settings as YAML and exit")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no loss lines (off a terminal they go to stderr every --log-every steps)")
     p.add_argument("-h", "--help", action="store_true")
     p.set_defaults(handler=run, accepts_extra=True)
 
 
 def print_help(family: str | None) -> None:
     print("usage: genlab train FAMILY [--data NAME] [--steps N | --epochs E | --minutes M] [--out DIR] "
-          "[--resume] [--config FILE] [--print-config] [--KEY VALUE ...]\n")
+          "[--resume] [--config FILE] [--print-config] [--quiet] [--KEY VALUE ...]\n")
     print(f"families: {', '.join(families())}\n")
     sections = [("trainer options", TrainConfig)]
     if family:
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         print_help(family)
         return 0
     options = parse_flags(extra)
+    if args.quiet:
+        options["progress"] = False
     if args.print_config:
         print(resolved_yaml(*resolve_config(family, config_file=args.config_file, **options)), end="")
         return 0

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from . import distances as D
 from .extractors import get_extractor
+from .memorisation import memorisation, nearest_distances  # noqa: F401  (the check lives in memorisation.py)
 
 # ------------------------------------------------------------ disturbances
 # Each takes float images in [0, 1] (N x C x H x W), a level value and a torch
@@ -158,28 +159,6 @@ EXPECTED: dict[str, list[tuple[str, int]]] = {
 
 
 # ------------------------------------------------------------------ metrics
-
-
-def nearest_distances(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Euclidean distance from each query row to its nearest row of `points`."""
-    q = np.asarray(queries, dtype=np.float64)
-    p = np.asarray(points, dtype=np.float64)
-    p_sq = (p * p).sum(axis=1)
-    out = np.empty(len(q))
-    for start in range(0, len(q), 1024):
-        rows = q[start : start + 1024]
-        d = (rows * rows).sum(axis=1)[:, None] + p_sq[None, :] - 2.0 * rows @ p.T
-        out[start : start + len(rows)] = np.sqrt(np.maximum(d.min(axis=1), 0.0))
-    return out
-
-
-def memorisation(samples: np.ndarray, train: np.ndarray, test: np.ndarray, *, quantile: float = 0.01) -> float:
-    """Share of samples closer to their nearest training image than all but `quantile` of real test images are.
-
-    Real held-out images give about `quantile`; copies of training images push it towards 1.
-    """
-    threshold = np.quantile(nearest_distances(test, train), quantile)
-    return float((nearest_distances(samples, train) < threshold).mean())
 
 
 class Reference:

@@ -34,16 +34,16 @@ def _need_server_deps():
     require("serve", "genlab serve")
 
 
-def create_app(session: ModelSession, hosts: list[str] | None = None):
+def create_app(session: ModelSession, hosts: list[str] | None = None, latents=None):
     _need_server_deps()
     from .app import create_app as _create  # noqa: PLC0415  (app.py imports the optional serve extra)
 
-    return _create(session, hosts)
+    return _create(session, hosts, latents)
 
 
 def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
-          allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
+          allow_hosts: list[str] | tuple[str, ...] = (), latents: str | None = None) -> None:
     _need_server_deps()
     from .app import serve as _serve  # noqa: PLC0415  (app.py imports the optional serve extra)
 
-    _serve(run, host=host, port=port, device=device, allow_hosts=allow_hosts)
+    _serve(run, host=host, port=port, device=device, allow_hosts=allow_hosts, latents=latents)

@@ -5,7 +5,9 @@ Endpoints (all JSON, images as PNG data URLs):
 - ``GET  /api/info``         family, classes, controls, what the page can offer;
 - ``POST /api/generate``     ``{seed, n, label, values}`` -> ``{image | text, values, labels}``;
 - ``POST /api/interpolate``  ``{seed_a, seed_b, steps, label}`` -> ``{image}``;
-- ``POST /api/translate``    multipart ``file`` and ``direction`` -> ``{input, image}``.
+- ``POST /api/translate``    multipart ``file`` and ``direction`` -> ``{input, image}``;
+- ``GET  /api/latents``, ``POST /api/latents/decode {index}``  the latent scatter of
+  ``--latents FILE`` (serve/latents.py): its 2-D points, and one point decoded.
 
 A `GenlabError` becomes HTTP 400 with ``{"error": message}``; a body that
 does not validate (a NaN or infinite number, a wrong type) 422 with the same
@@ -31,6 +33,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..api import load
 from ..errors import GenlabError
+from .latents import LatentScatter
 from .session import MAX_UPLOAD_BYTES, ModelSession
 
 STATIC = Path(__file__).parent / "static"
@@ -47,6 +50,10 @@ class GenerateRequest(BaseModel):
     n: int = Field(16, ge=1, le=64)
     label: Optional[int] = Field(None, ge=-(2**31), le=2**31 - 1)
     values: Optional[dict[str, Finite]] = None
+
+
+class DecodeRequest(BaseModel):
+    index: int = Field(0, ge=0, le=2**31 - 1)
 
 
 class InterpolateRequest(BaseModel):
@@ -70,7 +77,7 @@ def allowed_hosts(host: str = "127.0.0.1", extra: list[str] | tuple[str, ...] = 
     return sorted(set(names))
 
 
-def create_app(session: ModelSession, hosts: list[str] | None = None) -> FastAPI:
+def create_app(session: ModelSession, hosts: list[str] | None = None, latents=None) -> FastAPI:
     app = FastAPI(title=f"genlab: {session.model.family}", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or allowed_hosts(), www_redirect=False)
 
@@ -112,7 +119,19 @@ def create_app(session: ModelSession, hosts: list[str] | None = None) -> FastAPI
 
     @app.get("/api/info")
     def info():
-        return session.info()
+        return {**session.info(), "latents": latents is not None}
+
+    @app.get("/api/latents")
+    def latent_points():
+        if latents is None:
+            raise GenlabError("no latent codes loaded; start the server with --latents FILE (from genlab encode)")
+        return latents.points()
+
+    @app.post("/api/latents/decode")
+    def latent_decode(req: DecodeRequest):
+        if latents is None:
+            raise GenlabError("no latent codes loaded; start the server with --latents FILE (from genlab encode)")
+        return latents.decode(req.index)
 
     @app.post("/api/generate")
     def generate(req: GenerateRequest):
@@ -131,8 +150,9 @@ def create_app(session: ModelSession, hosts: list[str] | None = None) -> FastAPI
 
 
 def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
-          allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
-    """Load `run` and answer on http://host:port until Ctrl-C (Host headers: see `allowed_hosts`)."""
+          allow_hosts: list[str] | tuple[str, ...] = (), latents: str | None = None) -> None:
+    """Load `run` and answer on http://host:port until Ctrl-C (Host headers: see `allowed_hosts`;
+    `latents`: an .npz from genlab encode for the page's scatter)."""
     import uvicorn  # noqa: PLC0415
 
     if not 0 < port < 65536:
@@ -140,7 +160,12 @@ def serve(run: str, host: str = "127.0.0.1", port: int = 7860, device: str = "cp
     check_port(host, port)
     hosts = allowed_hosts(host, allow_hosts)
     model = load(run, device=device)
-    app = create_app(ModelSession(model, source=Path(run).resolve().name), hosts)
+    session = ModelSession(model, source=Path(run).resolve().name)
+    scatter = None
+    if latents:
+
+        scatter = LatentScatter(session, latents)
+    app = create_app(session, hosts, scatter)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"genlab: warning: listening on {host}; the page has no authentication, anyone who can reach "
               f"this port can use it; it answers the host names {', '.join(hosts)} (add more with --allow-host)",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from dataclasses import dataclass
-from typing import Any
-from typing import List, Literal, Optional
+from typing import Any, List, Literal, Optional
 
 import torch
 

@@ -27,7 +27,6 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from tqdm.auto import tqdm
 
 from ..config import to_dict
 from ..data.base import BatchIterator, TensorData
@@ -42,6 +41,7 @@ from .allocator import keep_freed_memory
 from .config import RESUMABLE_KEYS, TrainConfig, check_precision, train_command
 from .guard import Guard, snapshot
 from .optional_writes import OptionalWrites, save_grid
+from .progress import Progress
 from .rundir import RunDir
 from .runlock import RunLock
 from .trackers import Trackers
@@ -337,9 +337,9 @@ class Trainer:
             cb.on_train_start(self)
 
         bar = None
-        if self.is_main and c.progress:
-            bar = tqdm(total=None if total == sys.maxsize else total, initial=self.step, unit="step",
-                       dynamic_ncols=True, disable=None)
+        if self.is_main and c.progress:  # a bar on a terminal, loss lines on stderr elsewhere (progress.py)
+            bar = Progress(None if total == sys.maxsize else total, initial=self.step,
+                           deadline=deadline if c.minutes is not None else None)
         sums: dict[str, torch.Tensor] = {}
         n_since, busy, t_since = 0, 0.0, time.perf_counter()
         result = TrainResult(self.run_dir, self.step)
@@ -431,8 +431,5 @@ class Trainer:
         if self.trackers is not None:
             self.optional_writes("tracker logs", self.trackers.scalars, logs, self.step)
         if bar is not None:
-            bar.update(self.step - bar.n)
-            shown = {k: f"{v:.3g}" for k, v in logs.items() if isinstance(v, float) and k != "images_per_s"}
-            shown["img/s"] = f"{ips:.0f}"
-            bar.set_postfix(shown, refresh=False)
+            bar.update(self.step, logs)
         return logs

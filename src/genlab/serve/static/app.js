@@ -143,6 +143,61 @@ async function translate() {
   } catch (e) { setStatus(e.message, true); }
 }
 
+// the latent scatter (genlab serve RUN --latents FILE): points coloured by label, a click decodes one
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+  "#bcbd22", "#17becf"];
+
+function scatterLayout(pts, canvas) {
+  const pad = 12;
+  const lo = (a) => Math.min(...a), hi = (a) => Math.max(...a);
+  const x0 = lo(pts.x), x1 = hi(pts.x), y0 = lo(pts.y), y1 = hi(pts.y);
+  const sx = (canvas.width - 2 * pad) / ((x1 - x0) || 1), sy = (canvas.height - 2 * pad) / ((y1 - y0) || 1);
+  return (i) => [pad + (pts.x[i] - x0) * sx, canvas.height - pad - (pts.y[i] - y0) * sy];
+}
+
+async function loadScatter() {
+  const pts = await api("/api/latents");
+  const canvas = $("scatter");
+  const ctx = canvas.getContext("2d");
+  const at = scatterLayout(pts, canvas);
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < pts.x.length; i++) {
+    const [px, py] = at(i);
+    ctx.fillStyle = pts.labels ? PALETTE[pts.labels[i] % PALETTE.length] : "#1f77b4";
+    ctx.fillRect(px - 1.5, py - 1.5, 3, 3);
+  }
+  $("scatter-source").textContent = pts.source + "; axes: " + pts.axes.join(" / ");
+  const legend = $("scatter-legend");
+  legend.textContent = "";
+  if (pts.labels) {
+    pts.class_names.forEach((n, k) => {
+      const item = document.createElement("span");
+      item.textContent = "\u25A0 " + n + " ";
+      item.style.color = PALETTE[k % PALETTE.length];
+      legend.appendChild(item);
+    });
+  }
+  canvas.dataset.points = String(pts.x.length);
+  canvas.addEventListener("click", async (ev) => {
+    const r = canvas.getBoundingClientRect();
+    const cx = (ev.clientX - r.left) * canvas.width / r.width, cy = (ev.clientY - r.top) * canvas.height / r.height;
+    let best = 0, bestD = Infinity;
+    for (let i = 0; i < pts.x.length; i++) {
+      const [px, py] = at(i);
+      const d = (px - cx) ** 2 + (py - cy) ** 2;
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    try {
+      const res = await api("/api/latents/decode", { index: best });
+      if (res.image) $("scatter-img").src = res.image;
+      const name = res.label !== null && pts.class_names[res.label] !== undefined ? " (" + pts.class_names[res.label] + ")" : "";
+      $("scatter-caption").textContent = "point " + res.index + name + (res.text ? ": " + res.text.join(" ") : "");
+    } catch (e) { setStatus(e.message, true); }
+  });
+  $("scatter-panel").hidden = false;
+}
+
 function newSeed() {
   state.values = null;
   generate();
@@ -198,6 +253,9 @@ async function init() {
   $("translate").addEventListener("click", translate);
   await generate();
   if (info.can_interpolate) await interpolate();
+  if (info.latents) {
+    try { await loadScatter(); } catch (e) { setStatus(e.message, true); }
+  }
 }
 
 document.addEventListener("DOMContentLoaded", init);
