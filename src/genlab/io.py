@@ -1,4 +1,4 @@
-"""Writing samples: a PNG grid, a folder of PNGs, an .npz archive, CSV or text.
+"""Writing samples: a PNG grid, a folder of PNGs, an .npz archive, CSV, text, MIDI or WAV.
 
 The .npz holds ``images`` as uint8 N x H x W (grey) or N x H x W x C
 (colour) and, for conditional families, ``labels``; other arrays a family
@@ -286,10 +286,12 @@ def _not_images(samples: dict[str, Any], out: Path) -> GenlabError:
 
 
 def check_suffix(out: Path) -> str:
+    from .audio import MUSIC_SUFFIXES
+
     suffix = out.suffix.lower()
-    if suffix not in ("", ".npz", ".csv", ".txt", *GRID_SUFFIXES):
+    if suffix not in ("", ".npz", ".csv", ".txt", *GRID_SUFFIXES, *MUSIC_SUFFIXES):
         raise GenlabError(f"unknown output type {suffix!r}; use grid.png, samples.npz or a folder/ "
-                          f"(samples.csv / words.txt for sequence families)")
+                          f"(samples.csv / words.txt for sequence families, song.mid / song.wav for music)")
     return suffix
 
 
@@ -323,6 +325,12 @@ def _write(chunks: Iterator[dict[str, Any]], n: int, out: Path, model: Any = Non
                                   "use genlab sample RUN --out words.txt")
             with atomic_path(out) as tmp:
                 save_text(model.decode_text(samples["tokens"]), tmp)
+            return Written(out, shapes)
+        from .audio import MUSIC_SUFFIXES, write_song
+
+        if suffix in MUSIC_SUFFIXES:  # note events as MIDI or rendered audio
+            with atomic_path(out) as tmp:
+                write_song(samples, tmp, suffix, model.data_info if model is not None else None)
             return Written(out, shapes)
         if samples.get("images") is None:
             raise _not_images(samples, out)

@@ -377,4 +377,6 @@ def reload_source(info: dict[str, Any], split: str) -> TensorData:
         return csv_series(path=path, split=split, **src)
     if loader == "sines":
         return sines(split=split, **src)
+    if loader in DATASETS:  # music, text lines: the loader takes its saved options back
+        return DATASETS.get(loader)(split=split, **src)
     raise DataError(f"unknown sequence source {loader!r}")
