@@ -72,7 +72,7 @@ def render_wav(events: np.ndarray, path: str | Path, program: int = 0, rate: int
         inst.notes.append(pm.Note(velocity=int(velocity), pitch=int(pitch), start=float(start), end=float(end)))
     midi.instruments.append(inst)
     try:
-        audio = midi.fluidsynth(fs=rate, sf2_path=str(font))
+        audio = midi.fluidsynth(fs=rate, synthesizer=str(font))
     except (ImportError, OSError, ValueError) as exc:
         raise GenlabError(f"cannot render audio with FluidSynth ({str(exc).splitlines()[0][:100]}); "
                           f"pip install 'genlab[music]' and apt-get install fluidsynth") from None
