@@ -169,6 +169,10 @@ def test_train_on_chorales_then_write_midi_and_wav(tmp_path, chorales_data, fami
         assert w.getnchannels() == 1 and w.getframerate() == 22050 and w.getnframes() > 22050
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     assert np.abs(pcm).max() > 10000  # sound, not silence
+    from genlab.serve.session import ModelSession
+
+    page = ModelSession(model).generate(seed=0, n=2)  # the web page gets a plot and a WAV to play
+    assert page["image"].startswith("data:image/png") and page["audio"].startswith("data:audio/wav;base64,")
     _, test = chorales_data
     scores = model.evaluate(test.subset(64), n=64, disc_steps=20, pred_steps=20)
     for k in ("discriminative", "mogren_polyphony", "mogren_tone_span_random", "mogren_closer_than_random"):
