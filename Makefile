@@ -7,11 +7,16 @@ APT_GET ?= apt-get
 
 # Debian packages as PACKAGE:FILE-IT-INSTALLS; a package is installed only when its file is missing.
 FASHION_DEP := dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-# Everything the test suite needs from the system: Fashion-MNIST, the word list, the browser and its driver.
+# Everything the test suite needs from the system: Fashion-MNIST, the word list, the browser and its driver,
+# the fortunes (text lines, English and Chinese), FluidSynth and a General MIDI SoundFont (music to WAV).
 SYSTEM_DEPS ?= $(FASHION_DEP) \
 	wamerican:/usr/share/dict/american-english \
 	chromium:/usr/bin/chromium \
-	chromium-driver:/usr/bin/chromedriver
+	chromium-driver:/usr/bin/chromedriver \
+	fortunes:/usr/share/games/fortunes/fortunes \
+	fortunes-zh:/usr/share/games/fortunes/tang300 \
+	fluidsynth:/usr/bin/fluidsynth \
+	fluid-soundfont-gm:/usr/share/sounds/sf2/FluidR3_GM.sf2
 
 .PHONY: install demo test test-all system-deps data clean
 

@@ -52,7 +52,10 @@ def test_core_commands_run_without_any_extra_and_each_extra_is_named(tmp_path):
         (["serve", str(run), "--port", "0"], "genlab serve", "serve"),
         (["export", str(run), "--out", str(tmp_path / "m.onnx")], "genlab export --format onnx", "export"),
         (train[:-1] + [str(tmp_path / "w"), "--logger", "wandb"], "--logger wandb", "wandb"),
+        (["train", "rgan", "--data", f"midi:{tmp_path / 'song.mid'}", "--out", str(tmp_path / "m")],
+         "reading and writing MIDI", "music"),
     ]
+    (tmp_path / "song.mid").write_bytes(b"MThd")
     for argv, feature, extra in cases:
         proc = run_without(ALL_OPTIONAL, argv)
         lines = proc.stderr.strip().splitlines()

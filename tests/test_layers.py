@@ -25,7 +25,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 
 #: (layer, module prefixes), lowest first; the first matching prefix (longest wins) decides
 LAYERS = [
-    ("core", ["genlab.errors", "genlab.version", "genlab.registry", "genlab.config", "genlab.serialization",
+    ("core", ["genlab.errors", "genlab.cache", "genlab.version", "genlab.registry", "genlab.config", "genlab.serialization",
               "genlab.io", "genlab.viz", "genlab.latent", "genlab.capabilities", "genlab.modes", "genlab.memory",
               "genlab.pixels", "genlab.extras", "genlab.search_space"]),
     ("data, metrics", ["genlab.data", "genlab.metrics", "genlab.seqmetrics"]),

@@ -54,7 +54,7 @@ def test_scores_check_inputs(sines):
 def test_js_divergence_and_text_metrics():
     assert js_divergence(Counter("aabb"), Counter("abab")) == pytest.approx(0.0)
     assert js_divergence(Counter("aa"), Counter("bb")) == pytest.approx(1.0)
-    assert bigram_distribution(["ab"]) == Counter({"^a": 1, "ab": 1, "b$": 1})
+    assert bigram_distribution(["ab"]) == Counter({"\x02a": 1, "ab": 1, "b\x03": 1})
     train, every = ["cat", "dog"], ["cat", "dog", "cow", "pig"]
     m = text_metrics(["cat", "cow", "zzq", "zzq"], train, every, ["cow", "pig"])
     assert m["novel"] == 0.75 and m["real_words"] == 0.5 and m["novel_real_words"] == 0.25

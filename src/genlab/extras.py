@@ -20,6 +20,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "export": ("onnx", "onnxruntime", "onnxscript"),
     "mlflow": ("mlflow",),
     "wandb": ("wandb",),
+    "music": ("pretty_midi",),
 }
 
 

@@ -1,5 +1,5 @@
 """Files in and out: writing samples (a PNG grid, a folder of PNGs, an .npz
-archive, CSV or text) and reading one image (`open_image`, `read_image`: the
+archive, CSV, text, or MIDI/WAV through the song writer genlab.data.audio registers) and reading one image (`open_image`, `read_image`: the
 one reader the image datasets, `genlab translate` and the web page share).
 
 The .npz holds ``images`` as uint8 N x H x W (grey) or N x H x W x C
@@ -26,7 +26,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Callable, Any
 
 import numpy as np
 import torch
@@ -295,11 +295,21 @@ def _not_images(samples: dict[str, Any], out: Path) -> GenlabError:
     return GenlabError(f"this model's samples are not images; write them to {other} or a .npz file instead of {out}")
 
 
+#: note events written as MIDI or rendered audio by the registered song writer (genlab.data.audio)
+MUSIC_SUFFIXES = (".mid", ".midi", ".wav")
+_song_writers: list[Callable[..., Any]] = []
+
+
+def register_song_writer(fn: Callable[..., Any]) -> None:
+    """`fn(samples, path, suffix, data_info)` writes sampled note events as MIDI or WAV (one writer: the last)."""
+    _song_writers[:] = [fn]
+
+
 def check_suffix(out: Path) -> str:
     suffix = out.suffix.lower()
-    if suffix not in ("", ".npz", ".csv", ".txt", *GRID_SUFFIXES):
+    if suffix not in ("", ".npz", ".csv", ".txt", *GRID_SUFFIXES, *MUSIC_SUFFIXES):
         raise GenlabError(f"unknown output type {suffix!r}; use grid.png, samples.npz or a folder/ "
-                          f"(samples.csv / words.txt for sequence families)")
+                          f"(samples.csv / words.txt for sequence families, song.mid / song.wav for music)")
     return suffix
 
 
@@ -322,6 +332,12 @@ def _write(chunks: Iterator[dict[str, Any]], n: int, out: Path, model: Any = Non
             columns = model.data_info.get("columns") if model is not None else None
             with atomic_path(out) as tmp:
                 save_sequences_csv(samples, tmp, columns)
+            return Written(out, shapes)
+        if suffix in MUSIC_SUFFIXES:  # note events as MIDI or rendered audio
+            if not _song_writers:
+                raise GenlabError(f"no song writer is loaded to write {suffix} files; import genlab.data first")
+            with atomic_path(out) as tmp:
+                _song_writers[0](samples, tmp, suffix, model.data_info if model is not None else None)
             return Written(out, shapes)
         if suffix == ".txt" and "tokens" in samples:
             if not isinstance(model, TextDecoder):

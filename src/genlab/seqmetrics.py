@@ -17,9 +17,11 @@ Text (lists of strings):
 
 - `text_metrics`: the share of distinct samples, of samples not among the
   training words (novel), of samples that are real words (in the full list),
-  and the Jensen-Shannon divergence (bits, in [0, 1]) between the character
-  bigram distributions (with word boundaries) of the samples and of held-out
-  words.
+  and the Jensen-Shannon divergences (bits, in [0, 1]) between the character
+  bigram and trigram distributions (with word boundaries) of the samples and
+  of held-out words. For text lines (``text:PATH``, ``fortunes``) a "word" is
+  a line: novel = not a training line, real = a line of either split. Any
+  script works: characters are code points, whatever they are.
 
 The classifiers train with gradients on even when called from a
 `torch.no_grad()` context (as `GenerativeModel.evaluate` is).
@@ -27,8 +29,12 @@ The classifiers train with gradients on even when called from a
 
 from __future__ import annotations
 
+from .data.sequences import inverse_transform
+from .metrics.music import music_scores
+
 import contextlib
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -196,13 +202,19 @@ def plot_pca_tsne(real: Any, fake: Any, path: str | Path, *, n: int = 1000, seed
 # text
 
 
-def bigram_distribution(words: Iterable[str]) -> Counter:
-    """Counts of character bigrams, with '^' and '$' marking the word boundaries."""
+def ngram_distribution(words: Iterable[str], n: int = 2) -> Counter:
+    """Counts of character n-grams, with control characters STX and ETX marking each
+    word's (or line's) boundaries, so any script, punctuation included, counts as it is."""
     counts: Counter = Counter()
     for w in words:
-        s = f"^{w}$"
-        counts.update(s[i:i + 2] for i in range(len(s) - 1))
+        s = f"\x02{w}\x03"
+        counts.update(s[i:i + n] for i in range(len(s) - n + 1))
     return counts
+
+
+def bigram_distribution(words: Iterable[str]) -> Counter:
+    """Counts of character bigrams with the word boundaries marked (see `ngram_distribution`)."""
+    return ngram_distribution(words, 2)
 
 
 def js_divergence(p: Counter, q: Counter) -> float:
@@ -238,6 +250,7 @@ def text_metrics(samples: Sequence[str], train_words: Iterable[str], all_words: 
         "mean_length": float(np.mean([len(s) for s in samples])),
         "heldout_mean_length": float(np.mean([len(s) for s in heldout])) if heldout else float("nan"),
         "bigram_js": js_divergence(bigram_distribution(samples), bigram_distribution(heldout)),
+        "trigram_js": js_divergence(ngram_distribution(samples, 3), ngram_distribution(heldout, 3)),
     }
 
 
@@ -253,7 +266,12 @@ def evaluate_sequences(model: Any, data: Any, n: int | None = None, seed: int = 
     if len(real) > n:
         real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n]]
     fake = model.sample(n, seed=seed, scaled=True)["sequences"]
-    return sequence_scores(real, fake, seed=seed, disc_steps=disc_steps, pred_steps=pred_steps)
+    scores = sequence_scores(real, fake, seed=seed, disc_steps=disc_steps, pred_steps=pred_steps)
+    if model.data_info.get("music"):  # note events: Mogren's statistics too
+
+        info = model.data_info
+        scores.update(music_scores(inverse_transform(real, info), inverse_transform(fake, info), info, seed))
+    return scores
 
 
 def evaluate_words(model: Any, data: Any, n: int | None = None, seed: int = 0) -> dict[str, float]:
@@ -262,9 +280,16 @@ def evaluate_words(model: Any, data: Any, n: int | None = None, seed: int = 0) -
     samples = model.decode_text(model.sample(n, seed=seed)["tokens"])
     heldout = data.words()
     src = data.info.get("source") or model.data_info.get("source") or {}
-    if src.get("path") and Path(src["path"]).is_file():
+    if src.get("loader") == "words" and src.get("path") and Path(src["path"]).is_file():
         train = reload_source({"source": src}, "train").words()
         every = read_words(src["path"], 10**6)
+    elif src.get("loader") not in (None, "words"):  # text lines: real = the lines of either split
+        try:
+            train = reload_source({"source": src}, "train").words()
+        except GenlabError as exc:
+            print(f"genlab: no training lines for novelty ({exc})", file=sys.stderr)
+            train = []
+        every = train + heldout
     else:  # no word list on this machine: held-out words only
         train, every = [], heldout
     return text_metrics(samples, train, every, heldout)

@@ -11,7 +11,10 @@ where a figure is drawn and torchvision where a grid is made: they are heavy
 from __future__ import annotations
 
 import io
+import logging
 import math
+import unicodedata
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -109,20 +112,46 @@ def render_series(real: torch.Tensor | None, fake: torch.Tensor, columns: Sequen
 
 
 def render_text(real: Sequence[str] | None, fake: Sequence[str], n: int = 16) -> torch.Tensor:
-    """Two columns of words, real and generated, as a 3 x H x W image in [0, 1]."""
+    """Two columns of lines, real and generated, as a 3 x H x W image in [0, 1] (any script: wide
+    East Asian characters count double, and an installed CJK font is used where one is found)."""
     plt = pyplot()
     columns = [("generated", list(fake)[:n])]
     if real is not None:
         columns.insert(0, ("real", list(real)[:n]))
-    fig, ax = plt.subplots(figsize=(2.4 * len(columns), 0.22 * n + 0.8), dpi=80)
+    widest = max([text_width(w) for _, words in columns for w in words] + [0])
+    family = text_fonts()
+    fig, ax = plt.subplots(figsize=(max(2.4, 0.1 * widest + 0.4) * len(columns), 0.22 * n + 0.8), dpi=80)
     ax.axis("off")
     for k, (name, words) in enumerate(columns):
         x = k / len(columns) + 0.02
-        ax.text(x, 1.0, name, fontsize=11, weight="bold", va="top", family="monospace", transform=ax.transAxes)
+        ax.text(x, 1.0, name, fontsize=11, weight="bold", va="top", family=family, transform=ax.transAxes)
         for i, w in enumerate(words):
-            ax.text(x, 1.0 - (i + 1.5) / (n + 2), w or "(empty)", fontsize=10, va="top", family="monospace",
+            ax.text(x, 1.0 - (i + 1.5) / (n + 2), w or "(empty)", fontsize=10, va="top", family=family,
                     transform=ax.transAxes)
-    return figure_to_tensor(fig)
+    with warnings.catch_warnings():  # characters no installed font has are drawn as boxes
+        warnings.filterwarnings("ignore", message="Glyph .* missing")
+        return figure_to_tensor(fig)
+
+
+#: fonts with Chinese, Japanese and Korean glyphs that matplotlib falls back to where installed
+#: (Debian: fonts-wqy-zenhei, fonts-noto-cjk, fonts-droid-fallback)
+CJK_FONTS = ("WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans Mono CJK SC", "Droid Sans Fallback")
+
+
+def text_fonts() -> list[str]:
+    """A monospace font, then any installed CJK font (matplotlib falls back glyph by glyph)."""
+    from matplotlib import font_manager  # noqa: PLC0415
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    found = [f for f in CJK_FONTS if f in names]
+    if found:  # they come in one weight: matplotlib's note that it uses it for bold is noise here
+        logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    return ["DejaVu Sans Mono"] + found
+
+
+def text_width(text: str) -> int:
+    """Columns `text` takes in a monospace font (wide East Asian characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def plot_real_vs_generated(real: torch.Tensor | None, fake: torch.Tensor, path: str | Path,

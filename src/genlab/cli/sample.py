@@ -1,4 +1,4 @@
-"""`genlab sample RUN --n N --out grid.png|folder/|file.npz [--seed S] [--class K]`.
+"""`genlab sample RUN --n N --out grid.png|folder/|file.npz|song.mid|song.wav [--seed S] [--class K]`.
 
 Samples are drawn and written in chunks (memory flat in N for .npz and folders)."""
 
@@ -12,7 +12,8 @@ def add_parser(sub) -> None:
     p.add_argument("run", help="run folder or checkpoint folder")
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--out", default=None, help="grid.png, samples.npz or folder/; samples.csv or words.txt for "
-                                               "sequence families (default: samples.png, .csv or .txt by family)")
+                                               "sequence families; song.mid or song.wav for music "
+                                               "(default: samples.png, .csv or .txt by family)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--class", dest="label", type=int, default=None, help="class to sample (conditional families)")
     p.add_argument("--device", default="cpu")

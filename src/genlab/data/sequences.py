@@ -301,7 +301,8 @@ def read_words(path: str | Path = DEFAULT_WORDS, max_len: int = 16) -> list[str]
 
 def encode_words(words: Sequence[str], vocab: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Words -> (N x (max_len + 2) token ids ``BOS c1 .. cn EOS PAD ..``, lengths n + 2)."""
-    lut = np.full(0x110000 if any(ord(c) > 255 for w in words for c in w) else 256, vocab.index(UNK), dtype=np.int64)
+    wide = any(ord(c) > 255 for w in words for c in w) or any(len(c) == 1 and ord(c) > 255 for c in vocab)
+    lut = np.full(0x110000 if wide else 256, vocab.index(UNK), dtype=np.int64)
     for i, c in enumerate(vocab):
         if len(c) == 1:
             lut[ord(c)] = i
@@ -377,4 +378,6 @@ def reload_source(info: dict[str, Any], split: str) -> TensorData:
         return csv_series(path=path, split=split, **src)
     if loader == "sines":
         return sines(split=split, **src)
+    if loader in DATASETS:  # music, text lines: the loader takes its saved options back
+        return DATASETS.get(loader)(split=split, **src)
     raise DataError(f"unknown sequence source {loader!r}")

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cache import cache_root
+
 import numpy as np
 from safetensors.numpy import load, save_file
 
@@ -37,12 +39,6 @@ from .extractors import FeatureExtractor, get_extractor, safetensors_metadata
 
 FORMAT_VERSION = "1"
 DEFAULT_MAX_FEATURES = 10_000
-
-
-def cache_root() -> Path:
-    """genlab's cache directory: $GENLAB_CACHE, or ~/.cache/genlab."""
-    root = os.environ.get("GENLAB_CACHE")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "genlab"
 
 
 def cache_dir() -> Path:

@@ -7,6 +7,8 @@ and a model is not safe to run concurrently.
 
 from __future__ import annotations
 
+from ..data.audio import wav_data_url
+
 import base64
 import inspect
 import io
@@ -261,6 +263,12 @@ class ModelSession:
         seq = samples.get("sequences")
         if seq is not None and torch.is_tensor(seq) and seq.is_floating_point():
             out["image"] = png_data_url(plot_sequences(seq))
+            if self.model.data_info.get("music"):  # note events: the page plays them
+
+                try:
+                    out["audio"] = wav_data_url(seq, self.model.data_info)
+                except GenlabError as exc:
+                    out["audio_error"] = str(exc)
         if "image" not in out and "text" not in out:
             raise GenlabError(f"cannot show {self.model.family} samples (keys: {', '.join(samples)})")
         return out

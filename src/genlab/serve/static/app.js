@@ -96,6 +96,9 @@ async function generate() {
     } else {
       img.hidden = true;
     }
+    const audio = $("sample-audio");
+    audio.hidden = !res.audio;
+    if (res.audio) audio.src = res.audio; else audio.removeAttribute("src");
     const text = $("text-out");
     text.hidden = !res.text;
     text.textContent = res.text ? res.text.join("\n") : "";
@@ -110,7 +113,7 @@ async function generate() {
     state.generation += 1;
     img.dataset.generation = String(state.generation);
     img.dataset.seed = String(res.seed);
-    setStatus("");
+    setStatus(res.audio_error || "", Boolean(res.audio_error));
   } catch (e) {
     if (id === state.requestId) setStatus(e.message, true);
   }
