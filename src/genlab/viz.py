@@ -120,7 +120,7 @@ def render_text(real: Sequence[str] | None, fake: Sequence[str], n: int = 16) ->
         columns.insert(0, ("real", list(real)[:n]))
     widest = max([text_width(w) for _, words in columns for w in words] + [0])
     family = text_fonts()
-    fig, ax = plt.subplots(figsize=(max(2.4, 0.1 * widest + 0.4) * len(columns), 0.22 * n + 0.8), dpi=80)
+    fig, ax = plt.subplots(figsize=(max(2.4, 0.115 * widest + 0.4) * len(columns), 0.22 * n + 0.8), dpi=80)
     ax.axis("off")
     for k, (name, words) in enumerate(columns):
         x = k / len(columns) + 0.02

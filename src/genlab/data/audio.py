@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import GenlabError
 from ..io import register_song_writer
-from .midi import notes_from_events, pretty_midi_module, write_midi
+from .midi import notes_from_events, to_pretty_midi, write_midi
 
 SAMPLE_RATE = 22050
 #: silence between two sampled sequences in a written piece (seconds)
@@ -63,13 +63,8 @@ def piece_events(sequences: Any) -> np.ndarray:
 
 def render_wav(events: np.ndarray, path: str | Path, program: int = 0, rate: int = SAMPLE_RATE) -> Path:
     """Render a piece of events to a mono 16-bit WAV file with FluidSynth."""
-    pm = pretty_midi_module()
     font = soundfont()
-    midi = pm.PrettyMIDI(resolution=960, initial_tempo=120.0)
-    inst = pm.Instrument(program=int(program))
-    for start, end, pitch, velocity in notes_from_events(events):
-        inst.notes.append(pm.Note(velocity=int(velocity), pitch=int(pitch), start=float(start), end=float(end)))
-    midi.instruments.append(inst)
+    midi = to_pretty_midi(events, program)
     try:
         audio = midi.fluidsynth(fs=rate, synthesizer=str(font))
     except (ImportError, OSError, ValueError) as exc:

@@ -98,15 +98,20 @@ def notes_from_events(events: np.ndarray) -> np.ndarray:
     return np.stack([start, end, pitch, velocity], 1)
 
 
-def write_midi(events: np.ndarray, path: str | Path, program: int = 0) -> Path:
-    """Write one piece of events (original units) as a one-track MIDI file (General MIDI `program`)."""
+def to_pretty_midi(events: np.ndarray, program: int = 0):
+    """One piece of events (original units) as a one-track `pretty_midi.PrettyMIDI` (General MIDI `program`)."""
     pm = pretty_midi_module()
     midi = pm.PrettyMIDI(resolution=960, initial_tempo=120.0)
     inst = pm.Instrument(program=int(program))
     for start, end, pitch, velocity in notes_from_events(events):
         inst.notes.append(pm.Note(velocity=int(velocity), pitch=int(pitch), start=float(start), end=float(end)))
     midi.instruments.append(inst)
-    midi.write(str(path))
+    return midi
+
+
+def write_midi(events: np.ndarray, path: str | Path, program: int = 0) -> Path:
+    """Write one piece of events (original units) as a one-track MIDI file."""
+    to_pretty_midi(events, program).write(str(path))
     return Path(path)
 
 
