@@ -38,7 +38,9 @@ def test_system_deps_covers_what_the_tests_need():
                             capture_output=True, text=True, check=True).stdout.split()
     assert listed == [f"dataset-fashion-mnist:{conftest.FASHION_DIR / 'train-images-idx3-ubyte.gz'}",
                       f"wamerican:{conftest.WORDS_FILE}", "chromium:/usr/bin/chromium",
-                      "chromium-driver:/usr/bin/chromedriver"]
+                      "chromium-driver:/usr/bin/chromedriver", "fortunes:/usr/share/games/fortunes/fortunes",
+                      "fortunes-zh:/usr/share/games/fortunes/tang300", "fluidsynth:/usr/bin/fluidsynth",
+                      "fluid-soundfont-gm:/usr/share/sounds/sf2/FluidR3_GM.sf2"]
     ci = [x for x in (REPO / ".ci" / "run").read_text().splitlines() if x and not x.startswith("#")]
     assert ci[-2:] == ["make system-deps", "make test"] and not any("apt-get" in x for x in ci)
     makefile = (REPO / "Makefile").read_text()

@@ -20,6 +20,7 @@ from ..data import heldout_data
 from ..errors import GenlabError
 from ..training.periodic_eval import PeriodicEval
 from ..training.rundir import RunDir
+from ..training.runlock import RunLocked
 from . import metric as metrics
 from .space import suggest_all
 from .spec import SweepSpec, extractor_name
@@ -109,7 +110,7 @@ def run_trial(study: SweepStudy, trial: Any, sweep_dir: Path, tag: str = "") -> 
     head = f"{tag}trial {trial.number}"
     print(f"{head}: {'continuing' if resume else 'starting'} ({_short(params)})", file=sys.stderr, flush=True)
     try:
-        result = train(spec.family, out=run_dir, resume=resume, callbacks=[callback], **options)
+        result = train_when_free(spec.family, run_dir, resume, callback, options)
         if result.interrupted:
             raise KeyboardInterrupt
         value = callback.final(result.step)
@@ -131,6 +132,24 @@ def run_trial(study: SweepStudy, trial: Any, sweep_dir: Path, tag: str = "") -> 
     study.study.tell(trial, value)
     print(f"{head}: {spec.metric} {value:.4g} at step {result.step}", file=sys.stderr, flush=True)
     return "complete"
+
+
+#: how long a trial waits for its folder's lock: a worker killed a moment ago may still be exiting
+LOCK_WAIT_SECONDS = 60.0
+
+
+def train_when_free(family: str, run_dir: Path, resume: bool, callback: Any, options: dict[str, Any]):
+    """`train` into a trial's folder, waiting up to `LOCK_WAIT_SECONDS` while another process still
+    holds the folder's lock (the killed worker that ran this trial before may still be exiting)."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return train(family, out=run_dir, resume=resume, callbacks=[callback], **options)
+        except RunLocked:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+            resume = (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("step-*"))
 
 
 def _fail(study: SweepStudy, trial: Any, head: str, reason: str) -> str:
