@@ -31,7 +31,7 @@ import torch
 
 import genlab
 from genlab.data import load_dataset
-from genlab.explore.grid import save_grid
+from genlab.viz import save_grid
 from genlab.inpainting import complete, hidden_scores, mean_fill, parse_mask
 from genlab.metrics import get_extractor
 from genlab.models.vae.model import VAE

@@ -46,6 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.capabilities import SamplingNetwork
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_FAMILIES = "dcgan,gan,cgan,infogan"
 
@@ -200,7 +202,7 @@ def train_genlab(family: str, seconds: float, snapshot_every: float, seed: int, 
                  options: dict) -> dict:
     """`genlab.train(family, 'fashion-mnist', minutes=...)` with snapshots of the sampling generator."""
     import genlab
-    from genlab.training.callbacks import Callback
+    from genlab.models.callbacks import Callback
 
     snaps = Snapshots(snapshot_every)
 
@@ -209,9 +211,7 @@ def train_genlab(family: str, seconds: float, snapshot_every: float, seed: int, 
             snaps.t0 = time.perf_counter()
 
         def on_log(self, trainer, step, logs):
-            net = getattr(trainer.model, "sampling_generator", None)
-            module = net() if callable(net) else trainer.model
-            snaps.maybe(step, module)
+            snaps.maybe(step, sampler_of(trainer.model))
 
     t0 = time.perf_counter()
     result = genlab.train(family, "fashion-mnist", out=run, minutes=seconds / 60, seed=seed, log_every=10,
@@ -220,9 +220,14 @@ def train_genlab(family: str, seconds: float, snapshot_every: float, seed: int, 
     return {"result": result, "snapshots": snaps.items, "steps": result.step, "wall_seconds": round(wall, 1)}
 
 
+def sampler_of(model) -> nn.Module:
+    """The weights a model samples with: a GAN's (EMA) generator, else the whole model (a VAE)."""
+    return model.sampling_generator() if isinstance(model, SamplingNetwork) else model
+
+
 def snapshot_samples(model, state: dict, n: int, seed: int) -> dict:
     """Samples (and labels) from a genlab model with `state` loaded into its sampling generator."""
-    net = model.sampling_generator() if hasattr(model, "sampling_generator") else model
+    net = sampler_of(model)
     keep = copy.deepcopy(net.state_dict())
     net.load_state_dict(state)
     out = model.sample(n, seed=seed)
@@ -362,7 +367,7 @@ def main() -> None:
         model = genlab.load(run)
         entry = {"run": str(run), "steps": tr["steps"], "wall_seconds": tr["wall_seconds"], "options": sets.get(fam, {}),
                  "images_per_second": round(tr["steps"] * model_batch(run) / max(tr["wall_seconds"], 1e-9), 1)}
-        extra = ("accuracy",) if getattr(model, "conditional", False) else ()
+        extra = ("accuracy",) if model.conditional else ()
         entry["train_split"] = eval_target(run, args.n, "fashion-mnist", extra)
         entry["test_split"] = eval_target(run, args.n, "fashion-mnist:test", extra)
         if not args.no_curve and fam in args.curve.split(","):
@@ -370,7 +375,7 @@ def main() -> None:
                 s = snapshot_samples(model, state, args.n, 1)
                 return s["images"], s.get("labels")
             entry["curve"] = curve(tr["snapshots"], fn, args.n, tmp, fam)
-        if getattr(model, "conditional", False):
+        if model.conditional:
             entry["per_class"] = conditional_scores(model, 1000, 7)
         if fam == "infogan":
             entry["infogan"] = infogan_scores(model, args.n, 7)
