@@ -14,7 +14,10 @@ class VAEConfig:
     architecture: Literal["conv", "mlp"] = option("conv", help="convolutional or fully connected networks")
     width: int = option(32, help="channels of the first conv layer (conv)", min=1)
     hidden: int = option(512, help="hidden units per layer (mlp)", min=1)
-    likelihood: Literal["bernoulli", "gaussian"] = option("bernoulli", help="p(x|z): Bernoulli on [0,1] pixels or Gaussian")
+    likelihood: Literal["bernoulli", "gaussian", "logistic"] = option(
+        "bernoulli", help="p(x|z): Bernoulli on [0,1] pixels (exact for --binarize), Gaussian (shared std), or "
+                          "logistic: a discretised logistic per pixel over the 256 grey levels, its scale "
+                          "predicted by the decoder (does not blur)")
     sigma: Optional[float] = option(None, help="Gaussian std; None learns one shared std", min=1e-4)
     beta: float = option(1.0, help="weight of the KL term (beta-VAE)", min=0)
     warmup_steps: int = option(0, help="KL warm-up: beta grows linearly from 0 over these steps", min=0)

@@ -38,6 +38,39 @@ LOG_2PI = math.log(2 * math.pi)
 MIN_LOG_SIGMA = math.log(1e-3)
 #: a latent unit is active when the variance over x of E_q[z_i|x] exceeds this (Burda et al. 2016)
 ACTIVE_THRESHOLD = 0.01
+#: decoder outputs per image channel: logits, means, or (location, log-scale) of a logistic
+OUTPUTS_PER_CHANNEL = {"bernoulli": 1, "gaussian": 1, "logistic": 2}
+#: smallest log-scale of the discretised logistic (PixelCNN++'s bound)
+MIN_LOG_SCALE = -7.0
+#: grey levels of 8-bit images: [0, 1] pixels sit on k / LEVELS_MINUS_1
+LEVELS_MINUS_1 = 255.0
+
+
+def discretized_logistic_log_prob(loc: torch.Tensor, log_scale: torch.Tensor, x01: torch.Tensor) -> torch.Tensor:
+    """log P(x) per pixel of 256-level pixels x01 (k / 255) under a logistic with location
+    `loc` and log-scale `log_scale` (in [0, 1] units) discretised into the 256 bins
+    [x - 1/510, x + 1/510], the first and last bins reaching to -inf and +inf (Salimans et al.
+    2017, one mixture component)."""
+    half = 0.5 / LEVELS_MINUS_1
+    log_scale = log_scale.clamp(min=MIN_LOG_SCALE)
+    inv_s = torch.exp(-log_scale)
+    centered = x01 - loc
+    plus, minus = inv_s * (centered + half), inv_s * (centered - half)
+    log_cdf_plus = plus - F.softplus(plus)  # log sigmoid(plus): the lowest bin
+    log_one_minus_cdf_minus = -F.softplus(minus)  # log (1 - sigmoid(minus)): the highest bin
+    delta = torch.sigmoid(plus) - torch.sigmoid(minus)
+    mid = inv_s * centered
+    # a bin far in a thin tail: its mass by the density at its centre times its width
+    log_mid_density = mid - log_scale - 2 * F.softplus(mid) + math.log(2 * half)
+    log_mid = torch.where(delta > 1e-5, torch.log(delta.clamp(min=1e-12)), log_mid_density)
+    return torch.where(x01 < half, log_cdf_plus, torch.where(x01 > 1 - half, log_one_minus_cdf_minus, log_mid))
+
+
+def clipped_logistic_mean(loc: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """E[min(max(X, 0), 1)] for X ~ Logistic(loc, exp(log_scale)): the mean image of the
+    logistic likelihood, 1 - s (softplus((1 - loc)/s) - softplus(-loc/s))."""
+    s = torch.exp(log_scale.clamp(min=MIN_LOG_SCALE))
+    return (1 - s * (F.softplus((1 - loc) / s) - F.softplus(-loc / s))).clamp(0, 1)
 
 
 class Encoder(nn.Module):
@@ -74,11 +107,12 @@ class Decoder(nn.Module):
         super().__init__()
         c, h, w = shape
         self.shape = shape
+        out_c = c * OUTPUTS_PER_CHANNEL[config.likelihood]
         if config.architecture == "conv":
-            self.net = UpStack(config.latent_dim + extra, c, h, config.width, norm="batch", project="linear")
+            self.net = UpStack(config.latent_dim + extra, out_c, h, config.width, norm="batch", project="linear")
         else:
-            self.net = nn.Sequential(MLP([config.latent_dim + extra, config.hidden, config.hidden, c * h * w]),
-                                     nn.Unflatten(1, tuple(shape)))
+            self.net = nn.Sequential(MLP([config.latent_dim + extra, config.hidden, config.hidden, out_c * h * w]),
+                                     nn.Unflatten(1, (out_c, h, w)))
 
     def forward(self, z: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         if extra is not None:
@@ -113,12 +147,20 @@ class VAE(GenerativeModel):
         return self.decoder(z, self.condition(labels))
 
     def mean_image(self, out: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out.clamp(0, 1)
+        """E[x|z] in [0, 1] from the decoder's output."""
+        if self.config.likelihood == "bernoulli":
+            return torch.sigmoid(out)
+        if self.config.likelihood == "logistic":
+            return clipped_logistic_mean(*out.chunk(2, dim=1))
+        return out.clamp(0, 1)
 
     def log_likelihood(self, out: torch.Tensor, x01: torch.Tensor) -> torch.Tensor:
         """log p(x|z) per item, summed over pixels, in nats."""
         if self.config.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(out, x01, reduction="none").flatten(1).sum(1)
+        if self.config.likelihood == "logistic":
+            loc, log_scale = out.float().chunk(2, dim=1)
+            return discretized_logistic_log_prob(loc, log_scale, x01.float()).flatten(1).sum(1)
         log_sigma = self.log_sigma_value().to(out.device)
         var = torch.exp(2 * log_sigma)
         return -0.5 * (((x01 - out) ** 2) / var + 2 * log_sigma + LOG_2PI).flatten(1).sum(1)
