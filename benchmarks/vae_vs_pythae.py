@@ -54,6 +54,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--eval-n", type=int, default=500, help="test images for the NLL estimates")
     p.add_argument("--k", type=int, default=100, help="importance samples of the NLL estimates")
     p.add_argument("--out", default="benchmarks/results/vae_vs_pythae.md")
+    p.add_argument("--epochs", default=None,
+                   help="comma-separated epochs, e.g. 10,30: instead of the same-networks throughput run, "
+                        "train each library's *default* VAE for that many epochs and compare NLL, FID, "
+                        "precision, recall and images/s (results to benchmarks/results/vae_vs_pythae_epochs.*)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --epochs: override a genlab option (e.g. latent_dim=32) to try a candidate default")
     return p.parse_args()
 
 
@@ -135,6 +141,17 @@ def machine() -> str:
 
 def main() -> int:
     args = parse_args()
+    if args.epochs:
+        import yaml
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from vae_epochs import run
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+        run([int(e) for e in args.epochs.split(",")], Path("benchmarks/results/vae_vs_pythae_epochs"),
+            k=args.k, eval_n=args.eval_n, overrides=overrides)
+        return 0
     from importlib.metadata import version
 
     logging.getLogger("pythae").setLevel(logging.ERROR)

@@ -199,22 +199,30 @@ class VAE(GenerativeModel):
         uniform and g from `self.randn` (so each of N processes takes its slice)."""
         return (torch.special.ndtr(self.randn(*x01.shape)) < x01).to(x01.dtype)
 
-    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+    def training_loss(self, batch: dict[str, torch.Tensor], step: int):
+        """(loss, logs, z, labels) of one batch: the weighted ELBO (or the capacity objective)."""
         c = self.config
         x01 = self.to_unit(batch["x"])
         if c.binarize:
             x01 = self.binarize_pixels(x01)
         labels = batch.get("y") if self.conditional else None
-        ll, kl, _ = self.forward_elbo(x01, labels)
+        mu, logvar = self.encode(x01, labels)
+        # self.randn: on several processes each rank takes its slice of the global batch's noise
+        z = mu + self.randn(*mu.shape) * (0.5 * logvar).exp()
+        ll, kl = self.log_likelihood(self.decode(z, labels), x01), self.kl(mu, logvar)
         rec, kl_mean = -ll.mean(), kl.mean()
         if c.capacity > 0:
             cap = c.capacity * min(1.0, step / c.capacity_steps)
             loss = rec + c.capacity_gamma * (kl_mean - cap).abs()
         else:
             loss = rec + self.beta_at(step) * kl_mean
+        logs = {"rec": rec.detach(), "kl": kl_mean.detach(), "elbo": (-(rec + kl_mean)).detach()}
+        return loss, logs, z, labels
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        loss, logs, _, _ = self.training_loss(batch, step)
         self.optimize(loss, self.optimizers["vae"])
-        return {"loss": loss.detach(), "rec": rec.detach(), "kl": kl_mean.detach(),
-                "elbo": (-(rec + kl_mean)).detach()}
+        return {"loss": loss.detach(), **logs}
 
     # -- sampling -----------------------------------------------------------------------
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
