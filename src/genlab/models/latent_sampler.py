@@ -32,6 +32,7 @@ GaussianMixtureSampler does the same. Here:
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,7 +197,8 @@ def fit_gmm(codes: torch.Tensor, labels: torch.Tensor | None = None, classes: in
             seed: int = 0, fitted_on: dict[str, Any] | None = None,
             reg_covar: float = REG_COVAR) -> GaussianMixtureSampler:
     """Fit a mixture on N x D `codes` (one per class of `labels` when `classes` > 0)."""
-    from sklearn.mixture import GaussianMixture  # noqa: PLC0415 - only fitting needs scikit-learn
+    from sklearn.exceptions import ConvergenceWarning  # noqa: PLC0415 - only fitting needs scikit-learn
+    from sklearn.mixture import GaussianMixture  # noqa: PLC0415
 
     if components < 1:
         raise GenlabError(f"a Gaussian mixture needs at least 1 component (got {components})")
@@ -220,7 +222,9 @@ def fit_gmm(codes: torch.Tensor, labels: torch.Tensor | None = None, classes: in
             continue
         k = min(components, part.shape[0])
         gmm = GaussianMixture(k, covariance_type="full", reg_covar=reg_covar, random_state=seed, max_iter=200)
-        gmm.fit(part)
+        with warnings.catch_warnings():  # tiny fits warn; whether EM converged is kept in info["converged"]
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gmm.fit(part)
         fits.append((gmm.weights_, gmm.means_, np.linalg.cholesky(gmm.covariances_), bool(gmm.converged_),
                      int(part.shape[0])))
     k_max = max(f[0].shape[0] for f in fits)

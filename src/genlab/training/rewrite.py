@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import CheckpointError
 from ..serialization import sha256, write_json
 from .checkpoint import MANIFEST, TMP_PREFIX
+from .checkpoint import _fsync_dir as _fsync  # a file or a folder
 
 AT_FDCWD = -100
 RENAME_EXCHANGE = 2
@@ -37,19 +38,6 @@ def _exchange(a: Path, b: Path) -> bool:
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     renameat2.restype = ctypes.c_int
     return renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0
-
-
-def _fsync(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def replace_files(folder: str | Path, files: dict[str, bytes], remove: Iterable[str] = ()) -> Path:
