@@ -183,11 +183,17 @@ def test_a_sampler_file_without_its_partner_is_refused(vae_run, tmp_path):
 
 def test_fit_sampler_and_sample_with_either_sampler_from_the_cli(vae_run, tmp_path, capsys):
     run = copy_run(vae_run, tmp_path)
+    best = genlab.load(run).save_pretrained(run / "best", card=False)  # as --eval-every keeps it: no mixture
+    for name in FILES:
+        (best / name).unlink()
     code, out, err = run_cli(capsys, "fit-sampler", run, "--components", 3, "--limit", 200)
-    assert code == 0 and "3-component Gaussian mixture on 200 training codes" in out
+    assert code == 0 and out.count("3-component Gaussian mixture on 200 training codes") == 2
+    assert f"wrote {best}/sampler.safetensors" in out
+    assert genlab.load(best).latent_sampler.info["components"] == [3]
     ckpt = list_checkpoints(run)[-1]
     verify(ckpt)  # the manifest was updated with the new files
-    assert not [p for p in ckpt.parent.iterdir() if p.name != ckpt.name]  # no temporary folder left
+    assert not [p for p in ckpt.parent.iterdir() if p.name != ckpt.name]  # no temporary folder left,
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]  # nor the run's lock
     model = genlab.load(run)
     assert model.latent_sampler.info["components"] == [3] and model.latent_sampler.info["codes"] == [200]
     for sampler in ("prior", "gmm"):
