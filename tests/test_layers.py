@@ -34,7 +34,7 @@ LAYERS = [
     ("training", ["genlab.training"]),
     ("explore", ["genlab.explore"]),
     ("api", ["genlab.api", "genlab.evaluation", "genlab.eval_memorisation", "genlab.inpainting", "genlab.latents",
-             "genlab.sweep", "genlab.pretrained"]),
+             "genlab.sweep", "genlab.pretrained", "genlab.samplers"]),
     ("faces", ["genlab.cli", "genlab.serve", "genlab.report", "genlab.report_page", "genlab.report_sweep",
                "genlab.export", "genlab.__main__", "genlab"]),
 ]

@@ -8,6 +8,8 @@ explorations ask these questions and nothing else.
 
 - `LatentModel`: draws latents from its prior and decodes given ones
   (``sample(n, z=...)``): the GANs and VAEs.
+- `LatentSamplers`: samples from a choice of latent densities, some fitted
+  after training (the VAEs' prior or Gaussian mixture; `genlab fit-sampler`).
 - `CodedLatents`: names slices of its latent (InfoGAN's codes).
 - `LatentControls`: chooses the web page's sliders itself and applies them.
 - `Translator`: translates images between domains, in named directions.
@@ -32,6 +34,20 @@ class LatentModel(Protocol):
     def make_generator(self, seed: int | None) -> torch.Generator | None: ...
 
     def sample(self, n: int, **kwargs: Any) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class LatentSamplers(Protocol):
+    samplers: Sequence[str]
+
+    def use_sampler(self, name: str | None) -> None: ...
+
+    def sampler_in_use(self, name: str | None = None) -> str: ...
+
+    def sampler_note(self, source: Any = ...) -> str | None: ...
+
+    def fit_sampler(self, data: Any, components: int | None = None, limit: int | None = ...,
+                    seed: int = 0) -> Any: ...
 
 
 @runtime_checkable

@@ -25,11 +25,13 @@ import torch
 
 from . import metrics as M
 from .api import load
+from .capabilities import LatentSamplers
 from .data import heldout_data, load_images, split_spec
 from .data.images import load_folder
 from .errors import DataError, GenlabError
 from .eval_memorisation import add_to_row
 from .pixels import check_labels, check_pixels
+from .samplers import choose_sampler
 from .training.checkpoint import resolve
 from .training.rundir import RunDir
 
@@ -74,7 +76,8 @@ def _is_model_path(path: Path) -> bool:
 def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None = None, n: int = 10000,
                  reference: str | None = None, extractor: str = "auto", seed: int = 0, split: str = "test",
                  family_metrics: bool = True, data_root: str | None = None, device: str = "cpu",
-                 write: bool = True, memorisation: bool = True, pairs_out: str | Path | None = None) -> dict[str, Any]:
+                 write: bool = True, memorisation: bool = True, pairs_out: str | Path | None = None,
+                 sampler: str | None = None) -> dict[str, Any]:
     """Evaluate a run, checkpoint, samples file or folder; or, with only `reference`,
     the real-vs-real floor (its `split` split against its train split).
 
@@ -84,7 +87,11 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
     if the sample metrics then fail, the row keeps them and says why under
     ``"skipped"``. With `memorisation`, image samples also get the memorisation check
     (eval_memorisation.py) and their closest sample/training pairs as a PNG (`pairs_out`).
+    `sampler` (vae, cvae: prior | gmm) overrides the model's default latent sampler; the row
+    records the one used under ``"sampler"``.
     """
+    if sampler is not None and (target is None or not _is_model_path(Path(target))):
+        raise GenlabError("--sampler chooses how a model samples; pass a run or checkpoint folder, or drop it")
     if target is None:
         found = floor_input(reference, split, data_root, n)
     else:
@@ -92,7 +99,7 @@ def evaluate_run(target: str | Path | None, *, metrics: str | list[str] | None =
         if not path.exists():
             raise GenlabError(f"{path} does not exist; pass a run folder, a checkpoint or a samples .npz/folder")
         if _is_model_path(path):
-            found = model_input(path, reference, split, data_root, n, seed, family_metrics, device)
+            found = model_input(path, reference, split, data_root, n, seed, family_metrics, device, sampler)
         else:
             found = samples_input(path, reference, n)
     row = score(found, metrics, extractor, data_root, device)
@@ -127,11 +134,16 @@ def floor_input(reference: str | None, split: str, data_root: str | None, n: int
 
 
 def model_input(path: Path, reference: str | None, split: str, data_root: str | None, n: int, seed: int,
-                family_metrics: bool, device: str) -> EvalInput:
+                family_metrics: bool, device: str, sampler: str | None = None) -> EvalInput:
     """Samples of the model in a run or checkpoint folder, and the family's own metrics."""
     model = load(path, device=device)
+    note = choose_sampler(model, sampler, path)
+    if note:
+        print(f"genlab: note: {note}", file=sys.stderr)
     found = EvalInput(None, None, reference, {"what": f"{model.family} samples", "family": model.family},
                       model=model)
+    if isinstance(model, LatentSamplers):
+        found.info["sampler"] = model.sampler_in_use()
     dataset = model.data_info.get("dataset")
     if family_metrics:
         found.result.update(_family_metrics(model, dataset, split, data_root, n, seed))
@@ -203,13 +215,17 @@ def _append(target: Path, row: dict[str, Any]) -> None:
     if (target / "checkpoints").is_dir() or target.name.startswith("step-"):
         name = resolve(target).name
         step = int(name.split("-")[1]) if name.startswith("step-") else None
-    run_dir.append({"step": step, "time": time.time(), "eval": row["metrics"], "n": row.get("n"),
-                    "reference": row.get("reference")})
+    entry = {"step": step, "time": time.time(), "eval": row["metrics"], "n": row.get("n"),
+             "reference": row.get("reference")}
+    if row.get("sampler"):
+        entry["sampler"] = row["sampler"]
+    run_dir.append(entry)
 
 
 def format_table(row: dict[str, Any]) -> str:
     lines = [f"{row.get('what', '')}: n={row.get('n')} reference={row.get('reference')}"
-             + (f" extractor={row['extractor']}" if row.get("extractor") else "")]
+             + (f" extractor={row['extractor']}" if row.get("extractor") else "")
+             + (f" sampler={row['sampler']}" if row.get("sampler") else "")]
     width = max([len(k) for k in row["metrics"]] + [6])
     lines.append(f"{'metric':<{width}}  value")
     for k, v in row["metrics"].items():

@@ -1,4 +1,4 @@
-"""`genlab eval RUN-or-SAMPLES [--metrics fid,kid,pr] [--n N] [--ref DATASET]`.
+"""`genlab eval RUN-or-SAMPLES [--metrics fid,kid,pr] [--n N] [--ref DATASET] [--sampler prior|gmm]`.
 
 Evaluates a run or checkpoint (it samples the model), or samples from any
 tool (.npz or folder of PNGs), prints a table and appends the JSON to the
@@ -41,6 +41,9 @@ def add_parser(sub) -> None:
     p.add_argument("--pairs-out", default=None, metavar="PNG",
                    help="where the 8 closest sample/training pairs go (default RUN/eval/closest-train-pairs-stepN.png, "
                         "or beside a samples file)")
+    p.add_argument("--sampler", default=None,
+                   help="vae, cvae: draw z from prior or gmm (default: the run's sampler option); the row "
+                        "records which")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=run)
 
@@ -51,7 +54,7 @@ def run(args) -> int:
     row = evaluate_run(args.target, metrics=args.metrics, n=args.n, reference=args.ref, extractor=args.extractor,
                        seed=args.seed, split=args.split, family_metrics=not args.no_family_metrics,
                        data_root=args.data_root, device=args.device, memorisation=not args.no_memorisation,
-                       pairs_out=args.pairs_out)
+                       pairs_out=args.pairs_out, sampler=args.sampler)
     print(json.dumps(row) if args.json else format_table(row))
     if row.get("skipped"):
         print(f"genlab: error: sample metrics skipped: {row['skipped']}", file=sys.stderr)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..models.base import read_config
+from ..models.latent_sampler import META_FILE
 from ..training.checkpoint import list_checkpoints, resolve
 from ..training.rundir import RunDir
 
@@ -33,6 +34,11 @@ def run(args) -> int:
     if ckpts:
         print(f"checkpoints: {', '.join(p.name for p in ckpts)}")
     print("config:      " + ", ".join(f"{k}={v}" for k, v in meta["config"].items()))
+    if (path / META_FILE).is_file():  # verified by resolve
+        fit = json.loads((path / META_FILE).read_text())
+        per = " per class" if fit.get("classes") else ""
+        print(f"sampler:     {fit.get('kind')}, {max(fit.get('components') or [0])} components{per}, fitted on "
+              f"{sum(fit.get('codes') or [0]):,} training codes (genlab fit-sampler RUN refits it)")
     train = meta.get("train") or {}
     if train:
         print("train:       " + ", ".join(f"{k}={v}" for k, v in train.items() if v is not None))

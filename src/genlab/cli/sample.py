@@ -1,10 +1,14 @@
-"""`genlab sample RUN --n N --out grid.png|folder/|file.npz|song.mid|song.wav [--seed S] [--class K]`.
+"""`genlab sample RUN --n N --out grid.png|folder/|file.npz|song.mid|song.wav [--seed S] [--class K]
+[--sampler prior|gmm]`.
 
 Samples are drawn and written in chunks (memory flat in N for .npz and folders)."""
 
 from __future__ import annotations
 
+import sys
+
 from ..api import check_seed, load, sample
+from ..samplers import choose_sampler
 
 
 def add_parser(sub) -> None:
@@ -16,6 +20,9 @@ def add_parser(sub) -> None:
                                                "(default: samples.png, .csv or .txt by family)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--class", dest="label", type=int, default=None, help="class to sample (conditional families)")
+    p.add_argument("--sampler", default=None,
+                   help="vae, cvae: draw z from the prior N(0, I) or gmm, the mixture fitted on the training codes "
+                        "(default: the run's sampler option, gmm)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(handler=run)
 
@@ -23,6 +30,9 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     check_seed(args.seed)
     model = load(args.run, device=args.device)
+    note = choose_sampler(model, args.sampler, args.run)
+    if note:
+        print(f"genlab: note: {note}", file=sys.stderr)
     if args.out is None:
         kind = model.data_info.get("kind", "image")
         args.out = {"sequence": "samples.csv", "tokens": "words.txt"}.get(kind, "samples.png")

@@ -19,6 +19,11 @@ Contract (see README, "Design"):
   ``config.json``, ``model.safetensors`` and a ``README.md`` model card (see
   card.py); ``generator_only=True`` keeps only the weights sampling needs
   (sampling_state.py), and loading accepts both; nothing is unpickled.
+- ``extra_files()`` / ``load_extra_files(files)``: files a family keeps beside
+  its weights (names in ``extra_file_names``; a VAE's fitted latent sampler),
+  written by `save_pretrained` (generator-only folders too) and read on load.
+  ``finish_training(data)`` runs after the last training step, before the final
+  checkpoint (a VAE fits its sampler there); other families ignore it.
 - Old checkpoints keep loading: ``config.json`` records the family's
   ``config_version``; a family that renames or reshapes an option bumps it
   and upgrades older configs in ``migrate(config, version)``. Keys a config
@@ -65,6 +70,8 @@ class GenerativeModel(nn.Module):
     conditional: ClassVar[bool] = False
     #: version of the family's config layout; bump it when an option is renamed and handle it in `migrate`
     config_version: ClassVar[int] = 1
+    #: files beside the weights that the family writes and reads itself (a VAE's fitted latent sampler)
+    extra_file_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any, data_info: dict[str, Any]):
         super().__init__()
@@ -154,6 +161,12 @@ class GenerativeModel(nn.Module):
         """Trainer callbacks this family wants (e.g. a diversity monitor)."""
         return []
 
+    def finish_training(self, data: Any) -> bool:
+        """Called by the Trainer after the last step (not on Ctrl-C), before the final checkpoint,
+        with the training data; returns True when it changed what a checkpoint holds (a VAE
+        fits its latent sampler here). The default does nothing."""
+        return False
+
     # -- sampling -------------------------------------------------------------------
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw `n` latent vectors from the prior (for interpolation and traversals)."""
@@ -239,6 +252,13 @@ class GenerativeModel(nn.Module):
         return {}
 
     # -- persistence ----------------------------------------------------------------
+    def extra_files(self) -> dict[str, bytes]:
+        """{name: contents} of the files saved beside the weights (names from `extra_file_names`)."""
+        return {}
+
+    def load_extra_files(self, files: dict[str, bytes], source: Any = "this folder") -> None:
+        """Take back what `extra_files` wrote: those of `extra_file_names` present in the folder."""
+
     def describe(self) -> dict[str, Any]:
         return {"family": self.family, "genlab_version": __version__, "config_version": self.config_version,
                 "config": to_dict(self.config), "data": self.data_info}
@@ -267,6 +287,12 @@ class GenerativeModel(nn.Module):
         write_json(directory / CONFIG, meta)
         save_file({k: v.detach().cpu().contiguous() for k, v in state.items()},
                   str(directory / WEIGHTS), metadata={"family": self.family, "weights": meta.get("weights", "full")})
+        files = self.extra_files()
+        for name in self.extra_file_names:  # written, or removed when stale
+            if name in files:
+                (directory / name).write_bytes(files[name])
+            else:
+                (directory / name).unlink(missing_ok=True)
         if card:
             write_card(directory, self, meta, metrics, generator_only)
         return directory
@@ -325,8 +351,9 @@ def build_model(meta: dict[str, Any], source: Any = "a checkpoint") -> Generativ
 
 
 def load_model_dir(directory: Path, device: str | torch.device = "cpu",
-                   expected: type | None = None) -> GenerativeModel:
-    """Build a model from `config.json` and fill it from `model.safetensors`."""
+                   expected: type | None = None, extras: bool = True) -> GenerativeModel:
+    """Build a model from `config.json` and fill it from `model.safetensors` (and, unless
+    ``extras=False``, the family's extra files, e.g. a fitted latent sampler)."""
     meta = read_config(directory)
     try:
         model = build_model(meta, directory / CONFIG)
@@ -351,6 +378,9 @@ def load_model_dir(directory: Path, device: str | torch.device = "cpu",
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise CheckpointError(f"{weights} does not fit the {meta['family']} config ({first})") from None
+    found = [name for name in model.extra_file_names if (directory / name).is_file()] if extras else []
+    if found:
+        model.load_extra_files({name: (directory / name).read_bytes() for name in found}, source=directory)
     model.provenance = {k: meta[k] for k in ("train", "command") if k in meta}
     model.to(device)
     model.eval()

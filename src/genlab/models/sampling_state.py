@@ -7,7 +7,8 @@ model's own direct tensors (stored example images, learned scales). A GAN
 keeps its sampling generator (the EMA copy when there is one) and drops the
 discriminator and the raw generator; a VAE keeps its decoder.
 
-The choice is then checked, not trusted: a fresh model built from the same
+Files the family keeps beside the weights (a VAE's fitted latent sampler)
+travel with them. The choice is then checked, not trusted: a fresh model built from the same
 config and filled with only the kept tensors must produce exactly the same
 samples as the full model, or saving stops with an error.
 """
@@ -71,6 +72,7 @@ def sampling_state_dict(model: "GenerativeModel") -> dict[str, torch.Tensor]:
 def _check_sampling_state(model: "GenerativeModel", kept: dict[str, torch.Tensor]) -> None:
     fresh = type(model)(copy.deepcopy(model.config), dict(model.data_info))
     fresh.load_state_dict(kept, strict=False)
+    fresh.load_extra_files(model.extra_files(), source=f"the {model.family} model")  # a fitted latent sampler
     fresh.to(model.device).eval()
     for want, got in zip(_exercise(model), _exercise(fresh)):
         if want.shape != got.shape or not torch.allclose(want.float(), got.float(), atol=1e-5, rtol=0):

@@ -7,6 +7,7 @@
 - ``model.safetensors`` the weights (EMA copies included);
 - ``optim.json/.safetensors``   optimizer and model extra state;
 - ``trainer.json/.safetensors`` step, data position and RNG states;
+- ``sampler.json/.safetensors``  a VAE's fitted latent sampler (when it has one);
 - ``manifest.json``     SHA-256 of every file above, checked on load.
 
 A checkpoint is written to a hidden temporary folder and renamed into place,
@@ -17,6 +18,10 @@ are kept. A folder with any file not listed above (a pickle, say) is refused
 without being read. A trainer's checkpoint (``step-*``) without a manifest,
 with a malformed one, with one naming anything but its own files, or with
 non-finite weights counts as corrupt: loading falls back to an older one.
+An altered sampler file is different: the weights are sound, so loading
+refuses in one line that says how to refit it (`genlab fit-sampler RUN`,
+which verifies and loads everything else, then rewrites the folder with
+`replace_files`) rather than silently falling back to older weights.
 """
 
 from __future__ import annotations
@@ -39,12 +44,14 @@ from safetensors.torch import load_file
 from ..errors import CheckpointError, GenlabError
 from ..models.base import CONFIG, WEIGHTS, GenerativeModel, load_model_dir
 from ..models.card import CARD, GRID
+from ..models.latent_sampler import FILES as SAMPLER_FILES
+from ..models.latent_sampler import REFIT, SamplerFileError
 from ..serialization import load_state, save_state, sha256, write_json
 
 MANIFEST = "manifest.json"
 #: a model card and its sample grid (save_pretrained folders, RUN/best/) are never read on load
 ALLOWED = {CONFIG, WEIGHTS, MANIFEST, "optim.json", "optim.safetensors", "trainer.json", "trainer.safetensors",
-           CARD, GRID}
+           CARD, GRID, *SAMPLER_FILES}
 TMP_PREFIX = ".tmp-step-"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -161,11 +168,12 @@ def check_finite_weights(path: Path) -> None:
             from None
 
 
-def verify(path: Path) -> None:
+def verify(path: Path, extras: bool = True) -> None:
     """Raise `CheckpointError` unless every file is expected, the manifest lists exactly
     the folder's files with matching digests, and the weights are finite. A folder
     written by the trainer (``step-*``) must have a manifest; a plain
-    `save_pretrained` folder is checked against one when it has it."""
+    `save_pretrained` folder is checked against one when it has it. Sampler files are
+    checked last and raise `SamplerFileError`; ``extras=False`` skips them (a refit)."""
     path = Path(path)
     names = {p.name for p in path.iterdir()}
     unexpected = sorted(names - ALLOWED)
@@ -175,11 +183,23 @@ def verify(path: Path) -> None:
     if MANIFEST in names:
         manifest = _read_manifest(path)
         unlisted = sorted(names - set(manifest) - {MANIFEST})
-        if unlisted:
-            raise CheckpointError(f"{path} holds {unlisted[0]!r}, which its manifest does not list; "
+        # the weights' problems first: a sampler problem alone means "refit", not "discard"
+        for name in sorted(unlisted, key=lambda name: name in SAMPLER_FILES):
+            if name in SAMPLER_FILES:
+                if extras:
+                    raise SamplerFileError(f"{path} holds {name!r}, which its manifest does not list; {REFIT}")
+                continue
+            raise CheckpointError(f"{path} holds {name!r}, which its manifest does not list; "
                                   f"the checkpoint was altered, use an earlier one")
-        for name, digest in manifest.items():
+        for name, digest in sorted(manifest.items(), key=lambda item: item[0] in SAMPLER_FILES):
             p = path / name
+            if name in SAMPLER_FILES:
+                if extras and not p.is_file():
+                    raise SamplerFileError(f"{path} is incomplete: its latent sampler file {name} is missing; {REFIT}")
+                if extras and sha256(p) != digest:
+                    raise SamplerFileError(f"{p} (the latent sampler) does not match its checksum (truncated or "
+                                           f"altered); {REFIT}")
+                continue
             if not p.is_file():
                 raise CheckpointError(f"{path} is incomplete: {name} is missing; use an earlier checkpoint")
             if sha256(p) != digest:
@@ -191,12 +211,16 @@ def verify(path: Path) -> None:
     check_finite_weights(path)
 
 
-def latest_valid(run_dir: Path, warn: bool = True) -> Path | None:
-    """The newest checkpoint that verifies; corrupt ones are reported and skipped."""
+def latest_valid(run_dir: Path, warn: bool = True, extras: bool = False) -> Path | None:
+    """The newest checkpoint that verifies; corrupt ones are reported and skipped. Training
+    (resume, rollback) reads no sampler files and leaves them out; with ``extras`` (loading a
+    model to sample) an altered sampler file is refused, not skipped (see the module doc)."""
     for path in reversed(list_checkpoints(run_dir)):
         try:
-            verify(path)
+            verify(path, extras=extras)
             return path
+        except SamplerFileError:
+            raise
         except CheckpointError as exc:
             if warn:
                 print(f"genlab: skipping checkpoint: {exc}", file=sys.stderr)
@@ -212,7 +236,7 @@ def resolve(path: str | Path) -> Path:
         verify(path)
         return path
     if (path / "checkpoints").is_dir():
-        found = latest_valid(path)
+        found = latest_valid(path, extras=True)
         if found is None:
             raise CheckpointError(f"{path} has no valid checkpoint; train it further or use another run")
         return found
@@ -232,6 +256,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeMode
             if i:
                 verify(candidate)
             return load_model_dir(candidate, device=device)
+        except SamplerFileError:
+            raise
         except GenlabError as exc:
             if i == len(candidates) - 1:
                 raise

@@ -397,8 +397,10 @@ class Trainer:
 
     def _finish(self, iterator: BatchIterator, preview_batch: dict[str, torch.Tensor], result: TrainResult) -> None:
         if self.is_main:
+            # a family's end-of-training work (a VAE's latent sampler) goes into the final checkpoint
+            changed = not result.interrupted and self.model.finish_training(self.data)
             last = ckpt.list_checkpoints(self.run_dir)  # the checkpoint first: a full disk must not cost it
-            if not last or last[-1].name != f"step-{self.step:07d}":
+            if changed or not last or last[-1].name != f"step-{self.step:07d}":
                 result.checkpoint = self.save(iterator, final=True)
             else:
                 result.checkpoint = last[-1]

@@ -1,4 +1,4 @@
-"""VAE hyper-parameters (beta-VAE: beta, KL warm-up, capacity schedule)."""
+"""VAE hyper-parameters (beta-VAE: beta, KL warm-up, capacity schedule; the latent sampler)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,8 @@ class VAEConfig:
     binarize: bool = option(False, help="dynamically binarise inputs (a Bernoulli draw per pixel) while training; "
                                         "evaluate binarises the test images once, with its seed")
     lr: float = option(1e-3, help="Adam learning rate", min=0)
+    sampler: Literal["prior", "gmm"] = option(
+        "gmm", help="what samples draw z from: the prior N(0, I), or gmm: a Gaussian mixture fitted on the "
+                    "training images' posterior means after training (Ghosh et al. 2020; one per class for "
+                    "the cvae); `genlab sample --sampler` overrides it")
+    sampler_components: int = option(10, help="components of the gmm sampler (per class for the cvae)", min=1)

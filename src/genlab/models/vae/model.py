@@ -32,6 +32,7 @@ from ...nn.optim import adam
 from ...registry import FAMILIES
 from ..base import GenerativeModel
 from .config import VAEConfig
+from .sampler import LatentSampling
 
 LOG_2PI = math.log(2 * math.pi)
 #: smallest learned Gaussian std (keeps the likelihood bounded on near-constant pixels)
@@ -121,8 +122,10 @@ class Decoder(nn.Module):
 
 
 @FAMILIES.register("vae")
-class VAE(GenerativeModel):
+class VAE(LatentSampling, GenerativeModel):
     Config = VAEConfig
+    #: 2: the latent sampler options (sampler, sampler_components)
+    config_version = 2
 
     def __init__(self, config: VAEConfig, data_info: dict[str, Any]):
         super().__init__(config, data_info)
@@ -131,6 +134,16 @@ class VAE(GenerativeModel):
         self.decoder = Decoder(self.image_shape, config, extra)
         if config.likelihood == "gaussian" and config.sigma is None:
             self.log_sigma = nn.Parameter(torch.zeros(()))
+
+    @classmethod
+    def migrate(cls, config: dict[str, Any], version: int) -> dict[str, Any]:
+        """Version 1 had no sampler options: they take their defaults (resuming an old run
+        compares equal); with no mixture fitted, sampling keeps using the prior until
+        `genlab fit-sampler RUN` fits one."""
+        if version < 2:
+            config.setdefault("sampler", cls.Config.sampler)
+            config.setdefault("sampler_components", cls.Config.sampler_components)
+        return config
 
     # conditioning hook (cvae overrides)
     def condition_size(self) -> int:
@@ -229,8 +242,15 @@ class VAE(GenerativeModel):
         return self.randn(n, self.config.latent_dim, generator=generator)
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int | None = None, labels: Any = None,
-               batch_size: int = 500, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def sample(self, n: int, *, seed: int | None = None, labels: Any = None, batch_size: int = 500,
+               z: torch.Tensor | None = None, sampler: str | None = None) -> dict[str, torch.Tensor]:
+        """Mean images of `n` codes: `z`, or drawn from `sampler` (prior | gmm; default the
+        config's, see sampler.py). The prior draws the labels and z as `decode_batches` would."""
+        if z is None:
+            with evaluating(self):
+                gen = self.make_generator(seed)
+                labels = self.check_labels(labels, n, gen)
+                z = self.draw_latents(n, gen, labels, sampler)
         images, labels = self.decode_batches(n, lambda zb, yb: self.mean_image(self.decode(zb, yb)), seed=seed,
                                              labels=labels, z=z, batch_size=batch_size)
         out = {"images": images}
