@@ -93,7 +93,7 @@ def test_print_config_prints_resolved_yaml_that_reads_back(tmp_path, capsys, mon
     assert main(["train", "vae", "--data", "digits", "--beta", "4", "--steps", "9", "--print-config"]) == 0
     text = capsys.readouterr().out
     printed = yaml.safe_load(text)
-    assert printed["family"] == "vae" and printed["config"]["beta"] == 4.0 and printed["config"]["latent_dim"] == 16
+    assert printed["family"] == "vae" and printed["config"]["beta"] == 4.0 and printed["config"]["latent_dim"] == 64
     assert printed["train"]["data"] == "digits" and printed["train"]["steps"] == 9 and printed["train"]["batch_size"] == 64
     assert not (tmp_path / "runs").exists()  # printed and exited: nothing trained, no data loaded
     (tmp_path / "printed.yaml").write_text(text)

@@ -30,7 +30,8 @@ def trained(tmp_path_factory):
 
     require_fashion()
     run = tmp_path_factory.mktemp("vae-eval") / "run"
-    train_small("vae", run, steps=150, architecture="mlp", hidden=64, latent_dim=2, log_every=50, lr=2e-3)
+    train_small("vae", run, steps=150, architecture="mlp", hidden=64, latent_dim=2, log_every=50, lr=2e-3,
+                likelihood="bernoulli")
     return run
 
 

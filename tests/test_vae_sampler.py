@@ -31,7 +31,7 @@ def vae_run(tmp_path_factory):
 
     require_fashion()
     run = tmp_path_factory.mktemp("sampler") / "vae"
-    train_small("vae", run, steps=12, width=8, limit=256, log_every=4)
+    train_small("vae", run, steps=12, width=8, latent_dim=16, limit=256, log_every=4)
     return run
 
 
@@ -41,7 +41,7 @@ def cvae_run(tmp_path_factory):
 
     require_fashion()
     run = tmp_path_factory.mktemp("sampler") / "cvae"
-    train_small("cvae", run, steps=12, width=8, limit=400, log_every=4, sampler_components=3)
+    train_small("cvae", run, steps=12, width=8, latent_dim=16, limit=400, log_every=4, sampler_components=3)
     return run
 
 
@@ -253,7 +253,7 @@ def test_eval_records_the_sampler_it_used(vae_run, capsys):
 
 def test_training_with_the_prior_fits_nothing_and_sampler_refuses_gan_families(tmp_path, fashion_dir, capsys):
     run = tmp_path / "prior"
-    train_small("vae", run, steps=2, width=8, limit=64, sampler="prior")
+    train_small("vae", run, steps=2, width=8, latent_dim=16, limit=64, sampler="prior")
     assert not any((list_checkpoints(run)[-1] / name).exists() for name in FILES)
     assert genlab.load(run).sampler_note() is None  # the prior was asked for: nothing to note
     code, out, err = run_cli(capsys, "fit-sampler", run, "--limit", 64, "--components", 2)

@@ -32,6 +32,14 @@ class CVAE(VAE):
             self.adversary = nn.Sequential(nn.Linear(config.latent_dim, 128), nn.ReLU(),
                                            nn.Linear(128, self.num_classes))
 
+    @classmethod
+    def migrate(cls, config, version: int):
+        """Before version 2 the CVAE had no label adversary: old runs stay plain CVAEs."""
+        config = super().migrate(config, version)
+        if version < 2:
+            config.setdefault("label_adversary", 0.0)
+        return config
+
     def configure_optimizers(self):
         vae = [p for name, p in self.named_parameters() if not name.startswith("adversary.")]
         opts = {"vae": adam(vae, self.config.lr, (0.9, 0.999))}

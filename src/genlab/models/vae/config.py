@@ -10,12 +10,12 @@ from ...config import option
 
 @dataclass
 class VAEConfig:
-    latent_dim: int = option(16, help="size of the latent code z", min=1)
+    latent_dim: int = option(64, help="size of the latent code z", min=1)
     architecture: Literal["conv", "mlp"] = option("conv", help="convolutional or fully connected networks")
     width: int = option(32, help="channels of the first conv layer (conv)", min=1)
     hidden: int = option(512, help="hidden units per layer (mlp)", min=1)
     likelihood: Literal["bernoulli", "gaussian", "logistic"] = option(
-        "bernoulli", help="p(x|z): Bernoulli on [0,1] pixels (exact for --binarize), Gaussian (shared std), or "
+        "logistic", help="p(x|z): Bernoulli on [0,1] pixels (exact for --binarize), Gaussian (shared std), or "
                           "logistic: a discretised logistic per pixel over the 256 grey levels, its scale "
                           "predicted by the decoder (does not blur)")
     sigma: Optional[float] = option(None, help="Gaussian std; None learns one shared std", min=1e-4)
