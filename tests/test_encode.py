@@ -19,7 +19,7 @@ def runs(tmp_path_factory):
 
     require_fashion()
     root = tmp_path_factory.mktemp("encode")
-    train_small("cvae", root / "cvae", steps=3, width=8)
+    train_small("cvae", root / "cvae", steps=3, width=8, latent_dim=16)
     train_small("dcgan", root / "dcgan", steps=2, g_width=8, d_width=8)
     return root
 

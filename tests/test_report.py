@@ -57,7 +57,7 @@ def test_report_has_config_curves_grids_and_eval(vae_run, tmp_path):
     # self-contained: nothing is fetched from elsewhere
     assert not re.search(r'(src|href)="(?!data:)', page)
     # configuration and evaluation values appear
-    assert "<th>latent_dim</th><td>16</td>" in page and "<th>batch_size</th><td>16</td>" in page
+    assert "<th>latent_dim</th><td>64</td>" in page and "<th>batch_size</th><td>16</td>" in page
     assert "<th>elbo</th>" in page and f"{result['elbo']:.4g}" in page
     assert "<td>test</td>" in page
 
