@@ -62,7 +62,7 @@ def split_spec(text: str) -> tuple[str, str | None]:
 #: the datasets that hold each kind of data, for messages that name the right one
 KIND_EXAMPLES = {
     "image": "fashion-mnist, mnist, cifar10, digits or folder:PATH",
-    "unpaired-image": "unpaired:PATH (trainA/ trainB/ testA/ testB/ folders) or edges2fashion",
+    "unpaired-image": "unpaired:PATH (trainA/ trainB/ testA/ testB/ folders), edges2fashion or fashion2negative",
     "sequence": "sines or csv:PATH",
     "tokens": "words or words:PATH",
 }

@@ -232,7 +232,8 @@ def digits(root: str | None = None, split: str = "train", image_size: int | None
 # folders
 
 
-def _image_files(path: Path) -> list[Path]:
+def image_files(path: Path) -> list[Path]:
+    """Every file under `path` (recursively), sorted; hidden files left out."""
     return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
@@ -314,7 +315,7 @@ def load_folder(path: str, split: str = "train", image_size: int | None = None, 
     subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     loose = [p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")]
     classes = [d.name for d in subdirs] if subdirs and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in loose) else None
-    files = _image_files(root)
+    files = image_files(root)
     if not files:
         raise DataError(f"folder {str(root)!r} holds no files; put images (.png, .jpg, ...) in it")
     headers: list[tuple[Path, tuple[int, int], str]] = []

@@ -5,45 +5,52 @@ Datasets (kind ``"unpaired-image"``):
 - ``unpaired:PATH``: the layout the CycleGAN datasets ship in, ``PATH/trainA``,
   ``PATH/trainB``, ``PATH/testA``, ``PATH/testB`` (each read with
   `genlab.data.images.load_folder`). Split ``train`` reads trainA/trainB,
-  ``test`` reads testA/testB.
+  ``test`` reads testA/testB. When testA/ and testB/ hold files of the same
+  names (extensions aside; ``shoe_07.jpg`` and ``shoe_07.png`` pair), the
+  test split is *paired*: image i of A is the counterpart of image i of B,
+  and `genlab eval` scores translations against their true targets.
 - ``edges2fashion``: a built-in, measurable task made from Fashion-MNIST.
-  Domain A is an edge map of an item computed here (Canny-like: Gaussian
-  smoothing, Sobel gradient, non-maximum suppression, threshold at 15% of
-  the image's strongest edge; thin white lines on black, like the items'
-  black background), domain B is the item itself. In the train split the two domains come from disjoint images:
-  the first half of Fashion-MNIST's training indices give the A edge maps,
-  the second half the B items, so no pair exists at training time. The test
-  split keeps the pairs (edge_i, item_i, label_i) of Fashion-MNIST's test
-  split, so a translation A -> B can be scored against the true item.
+  Domain A is an edge map of an item computed in genlab (`edges.py`: thin
+  white lines on black, like the items' black background), domain B is the
+  item itself.
+- ``fashion2negative``: the second built-in task, not about edges: domain A
+  holds Fashion-MNIST items, domain B their photographic negatives
+  (255 - x: dark items on a white ground).
+
+In both built-in tasks the train split's two domains come from disjoint
+images: the first half of Fashion-MNIST's training indices give A, the
+second half B, so no pair exists at training time. The test split keeps the
+pairs (a_i, b_i, label_i) of Fashion-MNIST's test split, so a translation can
+be scored against its true target; ``info["scoring"]`` says how each domain
+is scored (edge maps, or images with the Fashion-MNIST classifier,
+negatives inverted first; see `genlab.models.cyclegan.paired`).
 
 The tensors are ``"a"`` and ``"b"`` (uint8, N x C x H x W; floats in [-1, 1]
 after `prepare()`) of equal length, because the Trainer's batch iterator
 draws one index for all tensors. In unpaired training data each side is
 shuffled independently at load time (the shorter side topped up by random
 repeats), so a shared index pairs nothing. ``"a_source"``/``"b_source"``
-(edges2fashion only) record which Fashion-MNIST image each item came from;
+(built-in tasks only) record which Fashion-MNIST image each item came from;
 ``"y"`` holds the test split's labels. Neither is handed to the model.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from ..errors import DataError
 from ..registry import DATASETS
 from .base import TensorData
-from .images import FASHION_CLASSES, fashion_mnist, load_folder, resize_uint8, uint8_to_unit_range
+from .edges import edge_maps
+from .images import FASHION_CLASSES, fashion_mnist, image_files, load_folder, resize_uint8, uint8_to_unit_range
 
 KIND = "unpaired-image"
 #: fixed seed of the independent shuffles of the two training domains
 SHUFFLE_SEED = 1234
-EDGE_SIGMA = 1.0
-EDGE_THRESHOLD = 0.15
-_EDGES_CACHE: dict[tuple, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
+_TASK_CACHE: dict[tuple, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
 
 
 class UnpairedData(TensorData):
@@ -103,6 +110,13 @@ def match_lengths(a: torch.Tensor, b: torch.Tensor,
 # unpaired:PATH
 
 
+def same_names(folder_a: Path, folder_b: Path, n_a: int, n_b: int) -> bool:
+    """True when two folders hold image files of the same names (extensions aside), every one
+    of them read (`n_a`, `n_b` images), so that the i-th images of both are a pair."""
+    names = [[p.relative_to(f).with_suffix("").as_posix() for p in image_files(f)] for f in (folder_a, folder_b)]
+    return names[0] == names[1] and len(set(names[0])) == len(names[0]) == n_a == n_b
+
+
 @DATASETS.register("unpaired")
 def unpaired(path: str = "", root: str | None = None, split: str = "train", image_size: int | None = None,
              strict: bool = False, workers: int | None = None) -> UnpairedData:
@@ -129,6 +143,7 @@ def unpaired(path: str = "", root: str | None = None, split: str = "train", imag
         sides[side] = data.images
     a, b = sides["A"], sides["B"]
     counts = {"size_a": len(a), "size_b": len(b)}
+    paired = split == "test" and same_names(base / "testA", base / "testB", len(a), len(b))
     if split == "train":
         g = torch.Generator().manual_seed(SHUFFLE_SEED)
         a = a[torch.randperm(len(a), generator=g)]
@@ -136,81 +151,25 @@ def unpaired(path: str = "", root: str | None = None, split: str = "train", imag
         a, b = match_lengths(a, b, g)
     else:
         a, b = match_lengths(a, b, None)
-    info = unpaired_info(f"unpaired:{path}", a, b, split, paired=False, **counts)
+    info = unpaired_info(f"unpaired:{path}", a, b, split, paired=paired, **counts)
     return UnpairedData(f"unpaired:{path}", {"a": a.contiguous(), "b": b.contiguous()}, info)
 
 
 # ---------------------------------------------------------------------------
-# edges2fashion
+# built-in tasks made from Fashion-MNIST: edges2fashion, fashion2negative
 
 
-def _shift_sum(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
-    """Zero-padded 1-D correlation of N x H x W `x` with odd-length `weights` along `axis`
-    (elementwise sums in a fixed order: identical per image whatever the batch)."""
-    r = len(weights) // 2
-    pad = [(0, 0)] * 3
-    pad[axis] = (r, r)
-    p = np.pad(x, pad)
-    n = x.shape[axis]
-    out = np.zeros_like(x)
-    for i, w in enumerate(weights):
-        if w:
-            window = p[:, i:i + n] if axis == 1 else p[:, :, i:i + n]
-            out += x.dtype.type(w) * window
-    return out
-
-
-def edge_maps(images: torch.Tensor, sigma: float = EDGE_SIGMA, threshold: float = EDGE_THRESHOLD) -> torch.Tensor:
-    """uint8 N x 1 x H x W items -> uint8 edge maps (255 on edges, 0 elsewhere).
-
-    Canny-like: Gaussian smoothing (`sigma` pixels, radius 4 sigma), Sobel
-    gradient, thinning by non-maximum suppression across the edge (gradient
-    direction in 4 bins), then a threshold at `threshold` times each image's
-    largest magnitude. Each image's map depends on that image only.
-    """
-    if images.dim() != 4 or images.shape[1] != 1:
-        raise DataError("edge_maps expects grey images shaped N x 1 x H x W")
-    x = images[:, 0].numpy().astype(np.float32) / np.float32(255.0)
-    radius = max(1, int(4 * sigma + 0.5))
-    gauss = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma**2))
-    gauss /= gauss.sum()
-    smooth_1d, diff_1d = np.array([1.0, 2.0, 1.0]), np.array([-1.0, 0.0, 1.0])
-    tan22, h, w = np.float32(np.tan(np.pi / 8)), x.shape[1], x.shape[2]
-    out = np.empty(x.shape, dtype=np.uint8)
-    for start in range(0, len(x), 4096):
-        s = _shift_sum(_shift_sum(x[start:start + 4096], gauss, 1), gauss, 2)
-        gx = _shift_sum(_shift_sum(s, diff_1d, 2), smooth_1d, 1)
-        gy = _shift_sum(_shift_sum(s, diff_1d, 1), smooth_1d, 2)
-        mag = np.sqrt(gx * gx + gy * gy)
-        ax, ay = np.abs(gx), np.abs(gy)
-        bins = {  # gradient direction -> the two neighbours across the edge, as (dy, dx)
-            ((0, 1), (0, -1)): ay <= tan22 * ax,
-            ((1, 0), (-1, 0)): ax < tan22 * ay,
-        }
-        diagonal = ~(bins[((0, 1), (0, -1))] | bins[((1, 0), (-1, 0))])
-        bins[((1, 1), (-1, -1))] = diagonal & (gx * gy > 0)
-        bins[((1, -1), (-1, 1))] = diagonal & (gx * gy <= 0)
-        padded = np.pad(mag, ((0, 0), (1, 1), (1, 1)))
-        keep = np.zeros(mag.shape, dtype=bool)
-        for ((y1, x1), (y2, x2)), where in bins.items():
-            n1 = padded[:, 1 + y1:1 + y1 + h, 1 + x1:1 + x1 + w]
-            n2 = padded[:, 1 + y2:1 + y2 + h, 1 + x2:1 + x2 + w]
-            keep |= where & (mag >= n1) & (mag >= n2)
-        peak = mag.reshape(len(mag), -1).max(axis=1).reshape(-1, 1, 1)
-        edges = keep & (mag >= np.float32(threshold) * peak) & (peak > 0)
-        out[start:start + 4096] = np.where(edges, 255, 0).astype(np.uint8)
-    return torch.from_numpy(out).unsqueeze(1)
-
-
-@DATASETS.register("edges2fashion")
-def edges2fashion(root: str | None = None, split: str = "train", image_size: int | None = None) -> UnpairedData:
-    """Edge maps (A) -> Fashion-MNIST items (B); unpaired for training, paired for testing."""
+def fashion_task(name: str, to_a: Callable[[torch.Tensor], torch.Tensor],
+                 to_b: Callable[[torch.Tensor], torch.Tensor], domains: list[str], scoring: dict[str, Any],
+                 root: str | None, split: str, image_size: int | None) -> UnpairedData:
+    """Domains A = to_a(items), B = to_b(items): from disjoint halves of the train split
+    (unpaired, each shuffled), and from the same test items (paired, with labels)."""
     if split not in ("train", "test"):
-        raise DataError(f"unknown split {split!r} for edges2fashion; valid splits: train, test")
-    key = (str(root), split, image_size)
-    if key in _EDGES_CACHE:  # edge maps take a few seconds; tensors are never modified in place
-        tensors, info = _EDGES_CACHE[key]
-        return UnpairedData("edges2fashion", dict(tensors), dict(info))
+        raise DataError(f"unknown split {split!r} for {name}; valid splits: train, test")
+    key = (name, str(root), split, image_size)
+    if key in _TASK_CACHE:  # edge maps take a few seconds; tensors are never modified in place
+        tensors, info = _TASK_CACHE[key]
+        return UnpairedData(name, dict(tensors), dict(info))
     items = fashion_mnist(root=root, split=split)
     images, labels = items.images, items.labels
     if image_size is not None and images.shape[-1] != image_size:
@@ -222,18 +181,39 @@ def edges2fashion(root: str | None = None, split: str = "train", image_size: int
         a_src = torch.arange(half)[torch.randperm(half, generator=g)]
         b_src = torch.arange(half, n)[torch.randperm(n - half, generator=g)]
         a_src, b_src = match_lengths(a_src, b_src, g)
-        a = edge_maps(images[a_src])
-        b = images[b_src]
+        a, b = to_a(images[a_src]), to_b(images[b_src])
         tensors = {"a": a, "b": b, "a_source": a_src, "b_source": b_src}
-        info = unpaired_info("edges2fashion", a, b, split, paired=False)
+        info = unpaired_info(name, a, b, split, paired=False)
     else:
         src = torch.arange(len(images))
-        a = edge_maps(images)
-        tensors = {"a": a, "b": images.contiguous(), "y": labels, "a_source": src, "b_source": src}
-        info = unpaired_info("edges2fashion", a, images, split, paired=True,
+        a, b = to_a(images).contiguous(), to_b(images).contiguous()
+        tensors = {"a": a, "b": b, "y": labels, "a_source": src, "b_source": src}
+        info = unpaired_info(name, a, b, split, paired=True,
                              num_classes=len(FASHION_CLASSES), class_names=list(FASHION_CLASSES))
-    info["domains"] = ["edges", "fashion-mnist"]
-    while len(_EDGES_CACHE) >= 2:  # keep two (train and test) in memory at most
-        _EDGES_CACHE.pop(next(iter(_EDGES_CACHE)))
-    _EDGES_CACHE[key] = (tensors, info)
-    return UnpairedData("edges2fashion", dict(tensors), dict(info))
+    info["domains"] = domains
+    info["scoring"] = scoring
+    while len(_TASK_CACHE) >= 2:  # keep two (train and test) in memory at most
+        _TASK_CACHE.pop(next(iter(_TASK_CACHE)))
+    _TASK_CACHE[key] = (tensors, info)
+    return UnpairedData(name, dict(tensors), dict(info))
+
+
+@DATASETS.register("edges2fashion")
+def edges2fashion(root: str | None = None, split: str = "train", image_size: int | None = None) -> UnpairedData:
+    """Edge maps (A) -> Fashion-MNIST items (B); unpaired for training, paired for testing."""
+    return fashion_task("edges2fashion", edge_maps, lambda x: x, ["edges", "fashion-mnist"],
+                        {"a": {"edges": True, "bright": True}, "b": {"classifier": "fashion-mnist"}},
+                        root, split, image_size)
+
+
+def negative(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> their photographic negatives (255 - x)."""
+    return 255 - images
+
+
+@DATASETS.register("fashion2negative")
+def fashion2negative(root: str | None = None, split: str = "train", image_size: int | None = None) -> UnpairedData:
+    """Fashion-MNIST items (A) -> their negatives (B); unpaired for training, paired for testing."""
+    return fashion_task("fashion2negative", lambda x: x, negative, ["fashion-mnist", "fashion-mnist negatives"],
+                        {"a": {"classifier": "fashion-mnist"}, "b": {"classifier": "fashion-mnist", "negative": True}},
+                        root, split, image_size)

@@ -156,14 +156,16 @@ class DiversityMonitor(Callback):
             return
         stream = self.stream
         if not trainer.is_main:
-            self.stream = _Null()
+            self.stream = NullStream()
         try:
             logs.update(self.check(images, step))
         finally:
             self.stream = stream
 
 
-class _Null:
+class NullStream:
+    """A stream that drops what is written (for processes other than the main one)."""
+
     def write(self, text: str) -> int:
         return len(text)
 

@@ -44,7 +44,9 @@ from ...registry import FAMILIES
 from ...viz import make_grid
 from ..base import GenerativeModel
 from .config import CycleGANConfig
-from .scores import mae, ssim
+from .monitor import TranslationMonitor
+from .paired import paired_scores
+from .scores import mae
 
 DIRECTIONS = {"atob": "AtoB", "btoa": "BtoA"}
 
@@ -169,14 +171,21 @@ class CycleGAN(GenerativeModel):
         if c.generator == "unet":
             return UnetGenerator(c_in, c_out, size, c.g_width, c.norm, c.dropout)
         n_blocks = c.n_blocks or (9 if size >= 256 else 6)
-        return ResnetGenerator(c_in, c_out, c.g_width, n_blocks, 2, c.norm, c.dropout)
+        n_down = c.n_down or 2
+        return ResnetGenerator(c_in, c_out, c.g_width, n_blocks, n_down, c.norm, c.dropout)
+
+    def callbacks(self) -> list[Any]:
+        """The collapse monitor (`monitor.py`) unless `collapse_warning` is 0."""
+        if not self.config.collapse_warning:
+            return []
+        return [TranslationMonitor(threshold=self.config.collapse_warning)]
 
     # -- training -----------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         betas = (c.beta1, c.beta2)
         return {"g": adam(itertools.chain(self.g_ab.parameters(), self.g_ba.parameters()), c.lr, betas),
-                "d": adam(itertools.chain(self.d_a.parameters(), self.d_b.parameters()), c.lr, betas)}
+                "d": adam(itertools.chain(self.d_a.parameters(), self.d_b.parameters()), c.lr_d or c.lr, betas)}
 
     def lr_factor(self, step: int) -> float:
         """1 until `decay_start`, then linearly down to 0 over `decay_steps` steps."""
@@ -202,8 +211,14 @@ class CycleGAN(GenerativeModel):
         self.examples_count.fill_(k)
         self._examples_stored = True
 
+    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
+        """A discriminator's input with instance noise (`d_noise`)."""
+        sigma = self.config.d_noise
+        return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
     def _discriminator_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                             logs: dict[str, torch.Tensor], name: str) -> torch.Tensor:
+        real, fake = self._noisy(real), self._noisy(fake)
         loss = self.objective.d_loss(d(real), d(fake))
         if self.objective.gp_weight:
             gp = gradient_penalty(d, real, fake)
@@ -219,9 +234,9 @@ class CycleGAN(GenerativeModel):
                 self.store_examples(a, b)
             self._examples_stored = True
         factor = self.lr_factor(step)
-        for opt in self.optimizers.values():
+        for key, opt in self.optimizers.items():
             for group in opt.param_groups:
-                group["lr"] = c.lr * factor
+                group["lr"] = (c.lr_d or c.lr if key == "d" else c.lr) * factor
         opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
         ca, cb = self.shape_a[0], self.shape_b[0]
         logs: dict[str, torch.Tensor] = {}
@@ -232,8 +247,8 @@ class CycleGAN(GenerativeModel):
             rec_a = self.g_ba(fake_b)
             fake_a = self.g_ba(b)
             rec_b = self.g_ab(fake_a)
-            gan_ab = self.objective.g_loss(self.d_b(fake_b))
-            gan_ba = self.objective.g_loss(self.d_a(fake_a))
+            gan_ab = self.objective.g_loss(self.d_b(self._noisy(fake_b)))
+            gan_ba = self.objective.g_loss(self.d_a(self._noisy(fake_a)))
             cycle_a = F.l1_loss(rec_a, a)
             cycle_b = F.l1_loss(rec_b, b)
             lambda_idt = c.lambda_cycle * c.lambda_identity
@@ -338,28 +353,28 @@ class CycleGAN(GenerativeModel):
 
     # -- evaluation ---------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, data: Any, n: int | None = None, seed: int = 0) -> dict[str, float]:
-        """Cycle L1 on held-out images of both domains and, when the data are
-        paired (edges2fashion's test split), MAE and SSIM of G_AB(a) against b
-        and of G_BA(b) against a, all on pixels in [0, 1]."""
+    def evaluate(self, data: Any, n: int | None = None, seed: int = 0, fid: bool = True) -> dict[str, float]:
+        """Cycle L1 on held-out images of both domains and, when the test set is
+        paired (the built-in tasks, or testA/testB files of the same names), each
+        direction scored against the true targets and the untranslated inputs
+        scored the same way (`paired.py`: MAE, SSIM, edge F1, accuracy, FID)."""
         tensors = getattr(data, "tensors", data)
         if "a" not in tensors or "b" not in tensors:
             raise GenlabError("cyclegan evaluates on unpaired-image data (tensors 'a' and 'b'), "
                               "e.g. load_dataset('edges2fashion', split='test')")
         a, b = tensors["a"], tensors["b"]
+        labels = tensors.get("y")
         if n is not None:
             a, b = a[:n], b[:n]
+            labels = labels[:n] if labels is not None else None
 
         def unit(x: torch.Tensor) -> torch.Tensor:
             return x.float().div(255) if x.dtype == torch.uint8 else x.float().add(1).div(2)
 
         a, b = unit(a), unit(b)
-        fake_b = self.translate(a, "AtoB")
-        fake_a = self.translate(b, "BtoA")
-        out = {"cycle_a_l1": float(mae(self.translate(fake_b, "BtoA"), a).mean()),
-               "cycle_b_l1": float(mae(self.translate(fake_a, "AtoB"), b).mean())}
+        out = {"cycle_a_l1": float(mae(self.translate(self.translate(a, "AtoB"), "BtoA"), a).mean()),
+               "cycle_b_l1": float(mae(self.translate(self.translate(b, "BtoA"), "AtoB"), b).mean())}
         info = getattr(data, "info", {})
         if info.get("paired"):
-            out.update(mae_ab=float(mae(fake_b, b).mean()), ssim_ab=float(ssim(fake_b, b).mean()),
-                       mae_ba=float(mae(fake_a, a).mean()), ssim_ba=float(ssim(fake_a, a).mean()))
+            out.update(paired_scores(self.translate, a, b, info, labels, fid=fid))
         return out
