@@ -46,7 +46,7 @@ from ..base import GenerativeModel
 from .config import CycleGANConfig
 from .monitor import TranslationMonitor
 from .paired import paired_scores
-from .scores import mae
+from .scores import convert_channels, mae
 
 DIRECTIONS = {"atob": "AtoB", "btoa": "BtoA"}
 
@@ -56,18 +56,6 @@ def parse_direction(direction: str) -> str:
     if key not in DIRECTIONS:
         raise GenlabError(f"bad direction {direction!r}; use AtoB (domain A -> B) or BtoA (B -> A)")
     return DIRECTIONS[key]
-
-
-def convert_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """Grey <-> colour: repeat a grey channel, or take the luminance of RGB."""
-    c = x.shape[1]
-    if c == channels:
-        return x
-    if c >= 3 and channels == 1:
-        weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return (x[:, :3] * weights).sum(1, keepdim=True)
-    grey = x if c == 1 else x.mean(1, keepdim=True)
-    return grey.expand(-1, channels, -1, -1)
 
 
 class HistoryPool:

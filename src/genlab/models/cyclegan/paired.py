@@ -29,7 +29,7 @@ from typing import Any, Callable
 import torch
 
 from .edges import edge_scores
-from .scores import mae, ssim
+from .scores import convert_channels, mae, ssim
 
 #: share of pixels within this distance of 0 or 1 that makes a domain edge-like
 BINARY_MARGIN = 0.1
@@ -81,8 +81,6 @@ def paired_scores(translate: Callable[[torch.Tensor, str], torch.Tensor], a01: t
                   info: dict[str, Any], labels: torch.Tensor | None = None, fid: bool = True,
                   untranslated: bool = True) -> dict[str, float]:
     """Both directions' scores (and the untranslated inputs'), as ``<score>_ab`` / ``<score>_ba``."""
-    from .model import convert_channels  # noqa: PLC0415 - model imports this module
-
     profiles = domain_profiles(info, a01, b01)
     out: dict[str, float] = {}
     for key, source, target, direction, side in (("ab", a01, b01, "AtoB", "b"), ("ba", b01, a01, "BtoA", "a")):

@@ -46,3 +46,15 @@ def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5)
 def mae(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-image mean absolute error of images in [0, 1] (returns N values)."""
     return (x.float() - y.float()).abs().flatten(1).mean(1)
+
+
+def convert_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """Grey <-> colour: repeat a grey channel, or take the luminance of RGB."""
+    c = x.shape[1]
+    if c == channels:
+        return x
+    if c >= 3 and channels == 1:
+        weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        return (x[:, :3] * weights).sum(1, keepdim=True)
+    grey = x if c == 1 else x.mean(1, keepdim=True)
+    return grey.expand(-1, channels, -1, -1)
