@@ -79,8 +79,7 @@ class ForceConstant(Callback):
         trainer.model.g_ba = Constant(-1.0)
 
 
-def test_monitor_runs_in_training(tmp_path, fashion_dir):
-    torch.set_num_threads(1)
+def test_monitor_runs_in_training(tmp_path, fashion_dir, one_thread):
     tiny = dict(data="edges2fashion", g_width=4, d_width=4, n_blocks=1, batch_size=4, limit=64)
     train_small("cyclegan", tmp_path / "run", steps=10, **tiny)
     last = read_metrics(tmp_path / "run")[-1]

@@ -118,9 +118,8 @@ def run_eval(run, capsys, n):
     return capsys.readouterr().out
 
 
-def test_genlab_eval_prints_both_directions(tmp_path, fashion_dir, capsys):
+def test_genlab_eval_prints_both_directions(tmp_path, fashion_dir, capsys, one_thread):
     """A real (short) cyclegan run on edges2fashion, then on a paired unpaired:PATH folder."""
-    torch.set_num_threads(1)
     run = tmp_path / "e2f"
     train_small("cyclegan", run, data="edges2fashion", steps=2, batch_size=4, limit=64, g_width=4, d_width=4,
                 n_blocks=1)
