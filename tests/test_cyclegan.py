@@ -262,3 +262,16 @@ def test_family_batch_default():
     assert resolve_config("cyclegan", data="edges2fashion")[2].batch_size == 8
     assert resolve_config("cyclegan", data="edges2fashion", batch_size=2)[2].batch_size == 2
     assert resolve_config("dcgan")[2].batch_size == 64  # other families keep the trainer's default
+
+
+def test_runs_from_before_the_presets_still_load():
+    """A version-1 config (the paper's layout at every size, n_blocks 0 = automatic) builds the
+    same networks as before, so its weights load."""
+    from genlab.models.base import build_model
+
+    old = {"generator": "resnet", "g_width": 8, "n_blocks": 0, "d_width": 8, "d_layers": 0, "norm": "instance",
+           "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50, "lr": 2e-4, "decay_start": 0,
+           "decay_steps": 0}
+    model = build_model({"family": "cyclegan", "config_version": 1, "config": old, "data": info()})
+    s = model.settings
+    assert (s.preset, s.n_blocks, s.n_down, s.upsample, s.g_width) == ("paper", 6, 2, "transpose", 8)

@@ -137,6 +137,8 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 class CycleGAN(GenerativeModel):
     Config = CycleGANConfig
     data_kinds = ("unpaired-image",)
+    #: 2: sizes, cycle weight and learning rate may be None (from a preset); see `migrate`
+    config_version = 2
     #: trainer settings this family changes (a user's own settings win): CPU-sized batches, as measured
     train_defaults = {"batch_size": 8}
 
@@ -172,6 +174,18 @@ class CycleGAN(GenerativeModel):
         self.register_buffer("examples_count", torch.zeros((), dtype=torch.long))
         self._examples_stored = False
         self.run_steps: int | None = None  # set by schedule.RunLength when training starts
+
+    @classmethod
+    def migrate(cls, config: dict[str, Any], version: int) -> dict[str, Any]:
+        """Version 1 (before presets) meant the paper's layout at every size, with 0 for
+        "automatic" block counts: keep that meaning."""
+        config = dict(config)
+        if version < 2:
+            config.setdefault("preset", "paper")
+            for key in ("n_blocks", "n_down"):
+                if config.get(key) == 0:
+                    config[key] = None
+        return config
 
     @property
     def uses_gradient_penalty(self) -> bool:
