@@ -174,7 +174,8 @@ def test_patch_discriminator_adapts_to_size():
     assert big.d_a.n_layers == 3 and big.d_a.receptive_field == 70  # the paper's 70x70 PatchGAN
     assert big.d_b(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 30, 30)
     with pytest.raises(ConfigError, match="divisible by 4"):
-        CycleGAN(CycleGANConfig(), info(size=30))
+        CycleGAN(CycleGANConfig(preset="paper"), info(size=30))
+    assert CycleGAN(CycleGANConfig(), info(size=30)).g_ab(torch.zeros(1, 1, 30, 30)).shape == (1, 1, 30, 30)
     with pytest.raises(ConfigError, match="loss"):
         genlab.config.build(CycleGANConfig, {"loss": "nope"})
 
@@ -195,8 +196,32 @@ def test_history_pool():
     assert torch.equal(HistoryPool(0).query(first), first)
 
 
+def test_presets_follow_image_size():
+    small = CycleGAN(CycleGANConfig(), info(size=28)).settings
+    assert (small.preset, small.g_width, small.n_down, small.upsample, small.lambda_cycle, small.lr) == \
+        ("small", 16, 1, "resize", 0.5, 4e-4)
+    paper = CycleGAN(CycleGANConfig(g_width=8, n_blocks=1), info(3, 3, 64)).settings
+    assert (paper.preset, paper.g_width, paper.n_down, paper.upsample, paper.d_width, paper.lambda_cycle,
+            paper.lr) == ("paper", 8, 2, "transpose", 64, 10.0, 2e-4)  # set options override the preset
+    forced = CycleGAN(CycleGANConfig(preset="paper", g_width=4, d_width=4, n_blocks=1), info(size=28))
+    assert forced.settings.lambda_cycle == 10.0 and forced.settings.n_down == 2
+    kinds = {type(m) for m in forced.g_ab.modules()}
+    assert torch.nn.ConvTranspose2d in kinds and torch.nn.Upsample not in kinds  # the paper's upsampling
+    assert torch.nn.Upsample in {type(m) for m in CycleGAN(CycleGANConfig(), info(size=28)).g_ab.modules()}
+
+
+def test_automatic_decay_follows_the_run(tmp_path, fashion_dir):
+    result = train_small("cyclegan", tmp_path / "run", steps=4, **TINY)
+    model = genlab.load(result.run_dir)
+    model.run_steps = 4  # what RunLength set while training (--steps 4): held for 2 steps, then down to 0
+    assert [model.lr_factor(s) for s in range(5)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+    model.run_steps = None  # a run limited by --minutes only
+    assert model.lr_factor(10**6) == 1.0
+
+
 def test_learning_rate_schedule():
-    model = CycleGAN(CycleGANConfig(g_width=4, d_width=4, n_blocks=1, decay_start=10, decay_steps=20), info())
+    model = CycleGAN(CycleGANConfig(g_width=4, d_width=4, n_blocks=1, decay_start=10, decay_steps=20, lr=2e-4),
+                     info())
     assert [model.lr_factor(s) for s in (0, 9, 10, 20, 30, 40)] == [1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
     model.setup_training()
     batch = {"a": torch.rand(2, 1, 28, 28) * 2 - 1, "b": torch.rand(2, 1, 28, 28) * 2 - 1}
@@ -229,3 +254,24 @@ def test_ssim_matches_definition():
     a, b = torch.full((1, 1, 16, 16), 0.2), torch.full((1, 1, 16, 16), 0.6)
     expected = (2 * 0.2 * 0.6 + 1e-4) / (0.04 + 0.36 + 1e-4)
     assert ssim(a, b).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_family_batch_default():
+    from genlab.api import resolve_config
+
+    assert resolve_config("cyclegan", data="edges2fashion")[2].batch_size == 8
+    assert resolve_config("cyclegan", data="edges2fashion", batch_size=2)[2].batch_size == 2
+    assert resolve_config("dcgan")[2].batch_size == 64  # other families keep the trainer's default
+
+
+def test_runs_from_before_the_presets_still_load():
+    """A version-1 config (the paper's layout at every size, n_blocks 0 = automatic) builds the
+    same networks as before, so its weights load."""
+    from genlab.models.base import build_model
+
+    old = {"generator": "resnet", "g_width": 8, "n_blocks": 0, "d_width": 8, "d_layers": 0, "norm": "instance",
+           "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50, "lr": 2e-4, "decay_start": 0,
+           "decay_steps": 0}
+    model = build_model({"family": "cyclegan", "config_version": 1, "config": old, "data": info()})
+    s = model.settings
+    assert (s.preset, s.n_blocks, s.n_down, s.upsample, s.g_width) == ("paper", 6, 2, "transpose", 8)

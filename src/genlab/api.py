@@ -88,6 +88,7 @@ def resolve_config(family: str | None, *, config_file: str | None = None, **opti
     merged.update({k.replace("-", "_"): v for k, v in options.items() if v is not None})
     model_opts, train_opts = split_options(family, merged)
     cls = FAMILIES.get(family)
+    train_opts = {**getattr(cls, "train_defaults", {}), **train_opts}  # a family's own trainer defaults, if any
     model_config = build(cls.Config, model_opts, what=f"{family} config")
     train_config = build(TrainConfig, train_opts, what="trainer config")
     return family, model_config, train_config

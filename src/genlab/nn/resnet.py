@@ -1,9 +1,12 @@
 """Image-to-image networks: ResNet-block and U-Net generators, PatchGAN discriminator.
 
 - `ResnetGenerator` (Johnson et al. 2016, as used by CycleGAN): ``c7s1-w``,
-  stride-2 downsamplings to ``2w`` and ``4w``, `n_blocks` residual blocks,
-  two stride-2 upsamplings, ``c7s1-out`` and tanh; instance norm and
-  reflection padding. Works for any side divisible by ``2**n_down``.
+  `n_down` stride-2 downsamplings (2 in the paper: to ``2w`` and ``4w``),
+  `n_blocks` residual blocks, as many upsamplings back (stride-2 transposed
+  convolutions as in the paper, or ``upsample="resize"``: nearest-neighbour
+  doubling then a 3x3 convolution, which leaves no checkerboard pattern,
+  Odena et al. 2016), ``c7s1-out`` and tanh; instance norm and reflection
+  padding. Works for any side divisible by ``2**n_down``.
 - `UnetGenerator` (pix2pix, Isola et al. 2017): 4x4 stride-2 convolutions
   down to the smallest exact halving of the image (at most 8 levels, so
   256 -> 1x1) and transposed convolutions back up, each level concatenated
@@ -59,8 +62,10 @@ class ResnetGenerator(nn.Module):
     """c7s1-w, d2w, d4w, n x R4w, u2w, uw, c7s1-out, tanh (CycleGAN's generator)."""
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 64, n_blocks: int = 9,
-                 n_down: int = 2, norm: str = "instance", dropout: float = 0.0):
+                 n_down: int = 2, norm: str = "instance", dropout: float = 0.0, upsample: str = "transpose"):
         super().__init__()
+        if upsample not in ("transpose", "resize"):
+            raise ConfigError(f"unknown upsampling {upsample!r}; valid: transpose, resize")
         self.factor = 2 ** n_down
         bias = norm != "batch"
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7, bias=bias),
@@ -71,8 +76,12 @@ class ResnetGenerator(nn.Module):
             ch *= 2
         layers += [ResnetBlock(ch, norm, dropout) for _ in range(n_blocks)]
         for _ in range(n_down):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 3, 2, 1, output_padding=1, bias=bias),
-                       make_norm(norm, ch // 2), nn.ReLU(inplace=True)]
+            if upsample == "resize":  # Odena et al. 2016: no checkerboard from uneven kernel overlap
+                layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+                           nn.Conv2d(ch, ch // 2, 3, bias=bias)]
+            else:
+                layers.append(nn.ConvTranspose2d(ch, ch // 2, 3, 2, 1, output_padding=1, bias=bias))
+            layers += [make_norm(norm, ch // 2), nn.ReLU(inplace=True)]
             ch //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_channels, 7), nn.Tanh()]
         self.body = nn.Sequential(*layers)

@@ -5,9 +5,9 @@ their domain from translations. One training step (Zhu et al. 2017):
 
 1. generators: adversarial losses ``gan_ab`` (G_AB fooling D_B) and
    ``gan_ba``, cycle losses ``cycle_a = |G_BA(G_AB(a)) - a|_1`` and
-   ``cycle_b`` weighted by `lambda_cycle`, identity losses
+   ``cycle_b`` weighted by the cycle weight, identity losses
    ``idt_b = |G_AB(b) - b|_1`` and ``idt_a`` weighted by
-   ``lambda_cycle * lambda_identity``; one Adam step on both generators.
+   ``cycle weight * lambda_identity``; one Adam step on both generators.
    When A and B differ in channels (grey <-> colour), the identity input is
    converted to the generator's input channels first.
 2. discriminators: real images against translations drawn from a history
@@ -15,9 +15,11 @@ their domain from translations. One training step (Zhu et al. 2017):
    Adam step on both discriminators.
 
 The logged cycle and identity values are the unweighted mean L1 distances
-(pixels in [-1, 1]). The learning rate follows the step: constant, then
-linear to 0 from `decay_start` over `decay_steps` steps; the history pools
-are saved with the optimizer state (`extra_state`), so a resumed run
+(pixels in [-1, 1]). Sizes, cycle weight and learning rate come from the
+options or, where unset, a preset (`presets.py`: the paper's from 64 px, a
+measured one below); `self.settings` holds the values in use. The learning
+rate follows `schedule.py`: held, then linear to 0; the history pools are
+saved with the optimizer state (`extra_state`), so a resumed run
 continues as if uninterrupted.
 
 A trained model stores `keep_examples` training images of each domain with
@@ -46,6 +48,8 @@ from ..base import GenerativeModel
 from .config import CycleGANConfig
 from .monitor import TranslationMonitor
 from .paired import paired_scores
+from .presets import resolve
+from .schedule import RunLength, lr_factor
 from .scores import convert_channels, mae
 
 DIRECTIONS = {"atob": "AtoB", "btoa": "BtoA"}
@@ -121,6 +125,10 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 class CycleGAN(GenerativeModel):
     Config = CycleGANConfig
     data_kinds = ("unpaired-image",)
+    #: 2: sizes, cycle weight and learning rate may be None (from a preset); see `migrate`
+    config_version = 2
+    #: trainer settings this family changes (a user's own settings win): CPU-sized batches, as measured
+    train_defaults = {"batch_size": 8}
 
     def __init__(self, config: CycleGANConfig, data_info: dict[str, Any]):
         super().__init__(config, data_info)
@@ -133,13 +141,17 @@ class CycleGAN(GenerativeModel):
         h, w = self.shape_a[1:]
         if h != w:
             raise ConfigError(f"cyclegan needs square images, got {h}x{w}; set --image-size")
-        if config.generator == "resnet" and h % 4:
-            raise ConfigError(f"image side {h} is not divisible by 4, which the ResNet generator needs; "
-                              f"set --image-size (e.g. 28, 32, 64, 128, 256) or use --generator unet")
+        self.settings = resolve(config, h)
+        factor = 2 ** self.settings.n_down
+        if config.generator == "resnet" and h % factor:
+            raise ConfigError(f"image side {h} is not divisible by {factor}, which the ResNet generator with "
+                              f"{self.settings.n_down} downsamplings needs; set --image-size (e.g. 28, 32, 64, 128, "
+                              f"256), a smaller --n-down, or use --generator unet")
         self.g_ab = self._make_generator(ca, cb, h)
         self.g_ba = self._make_generator(cb, ca, h)
-        self.d_a = PatchDiscriminator(ca, h, config.d_width, config.d_layers or None, config.norm, config.spectral_norm)
-        self.d_b = PatchDiscriminator(cb, h, config.d_width, config.d_layers or None, config.norm, config.spectral_norm)
+        d_width = self.settings.d_width
+        self.d_a = PatchDiscriminator(ca, h, d_width, config.d_layers or None, config.norm, config.spectral_norm)
+        self.d_b = PatchDiscriminator(cb, h, d_width, config.d_layers or None, config.norm, config.spectral_norm)
         init_normal(self)
         self.objective = get_loss(config.loss)
         self.pool_a = HistoryPool(config.pool_size)
@@ -149,38 +161,50 @@ class CycleGAN(GenerativeModel):
         self.register_buffer("examples_b", torch.zeros((k,) + self.shape_b, dtype=torch.uint8))
         self.register_buffer("examples_count", torch.zeros((), dtype=torch.long))
         self._examples_stored = False
+        self.run_steps: int | None = None  # set by schedule.RunLength when training starts
+
+    @classmethod
+    def migrate(cls, config: dict[str, Any], version: int) -> dict[str, Any]:
+        """Version 1 (before presets) meant the paper's layout at every size, with 0 for
+        "automatic" block counts: keep that meaning."""
+        config = dict(config)
+        if version < 2:
+            config.setdefault("preset", "paper")
+            for key in ("n_blocks", "n_down"):
+                if config.get(key) == 0:
+                    config[key] = None
+        return config
 
     @property
     def uses_gradient_penalty(self) -> bool:
         return bool(self.objective.gp_weight)
 
     def _make_generator(self, c_in: int, c_out: int, size: int) -> nn.Module:
-        c = self.config
+        c, s = self.config, self.settings
         if c.generator == "unet":
-            return UnetGenerator(c_in, c_out, size, c.g_width, c.norm, c.dropout)
-        n_blocks = c.n_blocks or (9 if size >= 256 else 6)
-        n_down = c.n_down or 2
-        return ResnetGenerator(c_in, c_out, c.g_width, n_blocks, n_down, c.norm, c.dropout)
+            return UnetGenerator(c_in, c_out, size, s.g_width, c.norm, c.dropout)
+        return ResnetGenerator(c_in, c_out, s.g_width, s.n_blocks, s.n_down, c.norm, c.dropout, s.upsample)
 
     def callbacks(self) -> list[Any]:
-        """The collapse monitor (`monitor.py`) unless `collapse_warning` is 0."""
+        """The run-length hook of the automatic schedule (`schedule.py`) and the
+        collapse monitor (`monitor.py`) unless `collapse_warning` is 0."""
+        schedule = [RunLength()] if self.config.auto_decay and not self.config.decay_steps else []
         if not self.config.collapse_warning:
-            return []
-        return [TranslationMonitor(threshold=self.config.collapse_warning)]
+            return schedule
+        return schedule + [TranslationMonitor(threshold=self.config.collapse_warning)]
 
     # -- training -----------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         betas = (c.beta1, c.beta2)
-        return {"g": adam(itertools.chain(self.g_ab.parameters(), self.g_ba.parameters()), c.lr, betas),
-                "d": adam(itertools.chain(self.d_a.parameters(), self.d_b.parameters()), c.lr_d or c.lr, betas)}
+        lr = self.settings.lr
+        return {"g": adam(itertools.chain(self.g_ab.parameters(), self.g_ba.parameters()), lr, betas),
+                "d": adam(itertools.chain(self.d_a.parameters(), self.d_b.parameters()), lr, betas)}
 
     def lr_factor(self, step: int) -> float:
-        """1 until `decay_start`, then linearly down to 0 over `decay_steps` steps."""
+        """The learning rate's multiplier at `step` (`schedule.py`)."""
         c = self.config
-        if c.decay_steps <= 0 or step < c.decay_start:
-            return 1.0
-        return max(0.0, 1.0 - (step - c.decay_start) / c.decay_steps)
+        return lr_factor(step, c.decay_start, c.decay_steps, self.run_steps if c.auto_decay else None)
 
     def extra_state(self) -> dict[str, Any]:
         return {"pool_a": self.pool_a.state_dict(), "pool_b": self.pool_b.state_dict()}
@@ -199,14 +223,8 @@ class CycleGAN(GenerativeModel):
         self.examples_count.fill_(k)
         self._examples_stored = True
 
-    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
-        """A discriminator's input with instance noise (`d_noise`)."""
-        sigma = self.config.d_noise
-        return x + sigma * torch.randn_like(x) if sigma > 0 else x
-
     def _discriminator_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                             logs: dict[str, torch.Tensor], name: str) -> torch.Tensor:
-        real, fake = self._noisy(real), self._noisy(fake)
         loss = self.objective.d_loss(d(real), d(fake))
         if self.objective.gp_weight:
             gp = gradient_penalty(d, real, fake)
@@ -222,9 +240,9 @@ class CycleGAN(GenerativeModel):
                 self.store_examples(a, b)
             self._examples_stored = True
         factor = self.lr_factor(step)
-        for key, opt in self.optimizers.items():
+        for opt in self.optimizers.values():
             for group in opt.param_groups:
-                group["lr"] = (c.lr_d or c.lr if key == "d" else c.lr) * factor
+                group["lr"] = self.settings.lr * factor
         opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
         ca, cb = self.shape_a[0], self.shape_b[0]
         logs: dict[str, torch.Tensor] = {}
@@ -235,15 +253,16 @@ class CycleGAN(GenerativeModel):
             rec_a = self.g_ba(fake_b)
             fake_a = self.g_ba(b)
             rec_b = self.g_ab(fake_a)
-            gan_ab = self.objective.g_loss(self.d_b(self._noisy(fake_b)))
-            gan_ba = self.objective.g_loss(self.d_a(self._noisy(fake_a)))
+            gan_ab = self.objective.g_loss(self.d_b(fake_b))
+            gan_ba = self.objective.g_loss(self.d_a(fake_a))
             cycle_a = F.l1_loss(rec_a, a)
             cycle_b = F.l1_loss(rec_b, b)
-            lambda_idt = c.lambda_cycle * c.lambda_identity
+            lambda_cycle = self.settings.lambda_cycle
+            lambda_idt = lambda_cycle * c.lambda_identity
             with torch.set_grad_enabled(lambda_idt > 0):
                 idt_b = F.l1_loss(self.g_ab(convert_channels(b, ca)), b)
                 idt_a = F.l1_loss(self.g_ba(convert_channels(a, cb)), a)
-            loss_g = gan_ab + gan_ba + c.lambda_cycle * (cycle_a + cycle_b)
+            loss_g = gan_ab + gan_ba + lambda_cycle * (cycle_a + cycle_b)
             if lambda_idt > 0:
                 loss_g = loss_g + lambda_idt * (idt_a + idt_b)
             self.optimize(loss_g, opt_g)

@@ -51,7 +51,7 @@ class TranslationMonitor(Callback):
 
     def __init__(self, threshold: float = 0.3, outside: float = 0.5, every: int = 10, n: int = 64,
                  reference: int = 512, warmup_steps: int = 500, seed: int = 12345, stream: Any = None,
-                 hint: str = "a lower --lr-d or a larger --d-noise"):
+                 hint: str = "a lower --lambda-cycle or a lower --lr"):
         self.threshold = threshold
         self.outside = outside
         self.every = max(1, int(every))
