@@ -126,6 +126,34 @@ def write_doc(runs: list[dict], path: Path) -> None:
     path.write_text("\n".join(out))
 
 
+README_START = "<!-- cyclegan-table: written by benchmarks/cyclegan_quality.py --doc -->"
+README_END = "<!-- /cyclegan-table -->"
+
+
+def readme_table(runs: list[dict]) -> str:
+    """The README's CycleGAN table: seed means of the default runs, each direction beside doing nothing."""
+    lines = [row(["task, direction", "seeds", "steps (training wall)", "MAE", "SSIM", "accuracy", "edge F1",
+                  "collapses"]), row(["---"] + ["---:"] * 7)]
+    for task, key, title, cols in (("edges2fashion", "ab", "edges -> items", ("mae", "ssim", "accuracy")),
+                                   ("edges2fashion", "ba", "items -> edges", ("mae", "edge_f1")),
+                                   ("fashion2negative", "ab", "items -> negatives", ("mae", "ssim", "accuracy")),
+                                   ("fashion2negative", "ba", "negatives -> items", ("mae", "ssim", "accuracy"))):
+        rs = [r for r in runs if r["task"] == task and r["label"] == "defaults"]
+        if not rs:
+            continue
+        fmt = {"mae": f3, "ssim": f3, "accuracy": pct, "edge_f1": f3}
+        walls = [r["timing"]["wall_s"] / 60 for r in rs]
+        cells = {m: f"**{fmt[m](mean([r['scores'][f'{m}_{key}'] for r in rs]))}**" for m in cols}
+        plain = {m: fmt[m](rs[0]["scores"][f"{m}_{key}_untranslated"]) for m in cols}
+        collapsed = sum(collapse_of(r, key) != "none" for r in rs)
+        lines.append(row([f"{task}: {title}", str(len(rs)), f"{rs[0]['steps']:,} ({min(walls):.1f}-{max(walls):.1f} min)"]
+                         + [cells.get(m, "-") for m in ("mae", "ssim", "accuracy", "edge_f1")]
+                         + [f"{collapsed} of {len(rs)}"]))
+        lines.append(row([f"{task}: {title}, untranslated input", "-", "-"]
+                         + [plain.get(m, "-") for m in ("mae", "ssim", "accuracy", "edge_f1")] + ["-"]))
+    return "\n".join(lines)
+
+
 def target_verdict(runs: list[dict]) -> str:
     s = [r["scores"] for r in runs]
     checks = [("accuracy", mean([x["accuracy_ab"] for x in s]) >= 0.75),

@@ -10,8 +10,8 @@ generators on 512 test images of each domain. Timing is wall and CPU time
 of the training alone (the data are built before the clock starts).
 
 Results are merged into benchmarks/results/cyclegan_quality.json, one entry
-per (task, label, seed); ``--doc`` regenerates docs/results/cyclegan.md from
-that file (and trains nothing).
+per (task, label, seed); ``--doc`` regenerates docs/results/cyclegan.md and the
+README's CycleGAN table from that file (and trains nothing).
 
     python benchmarks/cyclegan_quality.py --task edges2fashion --seeds 0,1,2
     python benchmarks/cyclegan_quality.py --task fashion2negative --seeds 0
@@ -155,10 +155,13 @@ def main(argv=None) -> int:
             save_results(path, runs)  # after every run: a later failure loses nothing
             print(json.dumps({k: round(v, 4) for k, v in entry["scores"].items()}), flush=True)
         return 0
-    from cyclegan_doc import write_doc  # noqa: PLC0415 - beside this script
+    from cyclegan_doc import README_END, README_START, readme_table, write_doc  # noqa: PLC0415 - beside this script
+    from readme_block import replace_block  # noqa: PLC0415
 
-    write_doc(load_results(path), DOC)
-    print(f"wrote {DOC}")
+    runs = load_results(path)
+    write_doc(runs, DOC)
+    replace_block(REPO / "README.md", README_START, README_END, readme_table(runs))
+    print(f"wrote {DOC} and the README's CycleGAN table")
     return 0
 
 

@@ -434,12 +434,9 @@ def readme_table(result: dict) -> str:
 
 
 def write_readme(result: dict, readme: Path) -> None:
-    text = readme.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{readme} has no {START} ... {END} block to replace")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{readme_table(result)}\n{END}{tail}")
+    from readme_block import replace_block  # noqa: PLC0415 - beside this script
+
+    replace_block(readme, START, END, readme_table(result))
 
 
 def model_batch(run: Path) -> int:
