@@ -89,7 +89,7 @@ def write_doc(runs: list[dict], path: Path) -> None:
     e2f = [r for r in runs if r["task"] == "edges2fashion" and r["label"] == "defaults"]
     neg = [r for r in runs if r["task"] == "fashion2negative" and r["label"] == "defaults"]
     diag = [r for r in runs if r["label"] != "defaults"]
-    out = [INTRO.format(**intro_values(e2f or neg))]
+    out = [INTRO.format(**intro_values(e2f + neg))]
     if e2f:
         out += ["## edges2fashion", "", "### edges -> items (G_AB, scored against the true items)", ""]
         out += direction_table(e2f, "ab", AB_ITEMS, "untranslated edge maps", "the true items")
@@ -173,5 +173,5 @@ def intro_values(runs: list[dict]) -> dict:
     walls = [x["timing"]["wall_s"] / 60 for x in runs]
     config = ", ".join(f"{k} {c[k]}" for k in ("preset", "g_width", "n_blocks", "n_down", "upsample", "d_width", "loss",
                                                 "lambda_cycle", "lambda_identity", "lr", "pool_size") if k in c)
-    return {"steps": f"{r['steps']:,}", "batch": r.get("batch_size", 8), "wall": f"{min(walls):.1f}-{max(walls):.1f}",
+    return {"steps": str(r["steps"]), "batch": r.get("batch_size", 8), "wall": f"{min(walls):.1f}-{max(walls):.1f}",
             "config": config}

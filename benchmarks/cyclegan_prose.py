@@ -72,6 +72,13 @@ READING = """## Reading the numbers
   four times the steps in the same minutes, which mattered more than width
   (32 channels did worse in the same time in scratch runs); the learning
   rate 4e-4 did better than 2e-4 at this budget.
+- **The second task.** Items <-> negatives is an exact, pixel-wise
+  inversion, yet no seed learns it exactly: the translations keep the shape
+  and the class, but the grey levels inside an item drift (SSIM and
+  accuracy differ widely between seeds in the tables above). The low cycle
+  weight that cures the edge collapse constrains the inversion only
+  loosely; a longer run or a higher cycle weight (`--lambda-cycle`) is what
+  to try on tasks where pixels map one-to-one.
 - **What is not recoverable.** An edge map does not say how bright an item
   is (the threshold is relative to each image's strongest edge) nor what
   texture it has; the translations guess both from the shape.
