@@ -12,6 +12,7 @@ import genlab
 from genlab.cli import main
 from genlab.data import load_dataset
 from genlab.data.midi import events_from_notes, notes_from_events, read_notes, write_midi
+from genlab.data.music_features import events_from_features
 from genlab.errors import DataError, GenlabError
 from genlab.metrics.music import music_scores, music_statistics, random_notes, sequence_statistics
 
@@ -64,8 +65,8 @@ def test_midi_dataset_parsing(tmp_path, capsys):
     write_piece(folder / "a.mid", [50 + i % 40 for i in range(100)], drums=True)
     write_piece(folder / "sub" / "b.MIDI", [48, 52, 55] * 10, step=0.25)
     (folder / "notes.txt").write_text("not music")
-    train = load_dataset(f"midi:{folder}", seq_len=8)
-    test = load_dataset(f"midi:{folder}", seq_len=8, split="test")
+    train = load_dataset(f"midi:{folder}", seq_len=8, transpose=False, pitch_classes=False)
+    test = load_dataset(f"midi:{folder}", seq_len=8, split="test", transpose=False, pitch_classes=False)
     info = train.info
     assert info["kind"] == "sequence" and info["columns"] == ["pitch", "duration", "gap", "velocity"]
     assert info["music"]["pieces"] == 2 and info["seq_len"] == 8 and info["source"]["stride"] == 2
@@ -142,9 +143,11 @@ def chorales_data():
 def test_chorales_dataset(chorales_data):
     train, test = chorales_data
     assert train.info["music"]["pieces"] == 371 and train.info["scaler"] == test.info["scaler"]
-    assert train.tensors["x"].shape[1:] == (32, 4) and len(train) > 5000 and len(test) > 500
-    events = train.inverse_transform(train.tensors["x"][:200]).numpy()
-    assert np.all(events[..., 0] == np.round(events[..., 0])) and 30 < events[..., 0].min() < events[..., 0].max() < 90
+    assert train.tensors["x"].shape[1:] == (32, 16) and len(train) > 5000 and len(test) > 500
+    x = train.inverse_transform(train.tensors["x"][:200]).numpy()
+    events = events_from_features(x, train.info)
+    np.testing.assert_array_equal(events, x[..., :4])  # real data decode to exactly their notes
+    assert np.all(events[..., 0] == np.round(events[..., 0])) and 30 < events[..., 0].min() < events[..., 0].max() < 95
     assert np.all(events[..., 3] == 80)
     # four voices: most notes start with the one before them
     assert music_statistics(events)["polyphony"] > 0.5
@@ -160,10 +163,15 @@ def test_train_on_chorales_then_write_midi_and_wav(tmp_path, chorales_data, fami
     assert model.data_info["music"]["program"] == 52
     code = main(["sample", str(run), "--n", "3", "--seed", "5", "--out", str(tmp_path / "song.mid")])
     assert code == 0
-    events = model.sample(3, seed=5)["sequences"].numpy()
+    x = model.sample(3, seed=5)["sequences"].numpy()
+    assert x.shape == (3, 32, 16) and set(np.unique(x[..., 4:])) <= {0.0, 1.0}  # pitch classes are one-hots
+    np.testing.assert_array_equal(x[..., 4:].sum(-1), 1.0)
+    events = events_from_features(x, model.data_info)
+    np.testing.assert_array_equal(np.rint(events[..., 0]) % 12, x[..., 4:].argmax(-1))  # the class sounds
+    assert np.all(np.abs(events[..., 0] - x[..., 0]) <= 6)  # in the octave of the continuous pitch
     notes = read_notes(tmp_path / "song.mid")
     assert len(notes) == 3 * 32
-    np.testing.assert_array_equal(notes[:, 2], np.clip(np.rint(events[..., 0]), 0, 127).reshape(-1))
+    np.testing.assert_array_equal(np.sort(notes[:, 2]), np.sort(np.clip(events[..., 0], 0, 127).reshape(-1)))
     assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "song.wav")]) == 0
     with wave.open(str(tmp_path / "song.wav")) as w:
         assert w.getnchannels() == 1 and w.getframerate() == 22050 and w.getnframes() > 22050

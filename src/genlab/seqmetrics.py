@@ -30,6 +30,7 @@ The classifiers train with gradients on even when called from a
 from __future__ import annotations
 
 from .data.sequences import inverse_transform
+from .data.music_features import event_range, events_from_features
 from .metrics.music import music_scores
 
 import contextlib
@@ -270,7 +271,8 @@ def evaluate_sequences(model: Any, data: Any, n: int | None = None, seed: int = 
     if model.data_info.get("music"):  # note events: Mogren's statistics too
 
         info = model.data_info
-        scores.update(music_scores(inverse_transform(real, info), inverse_transform(fake, info), info, seed))
+        real_ev, fake_ev = (events_from_features(inverse_transform(x, info), info) for x in (real, fake))
+        scores.update(music_scores(real_ev, fake_ev, {"scaler": event_range(info)}, seed))
     return scores
 
 

@@ -5,7 +5,8 @@ The generator reads a fresh noise vector at each of the T steps (and, with
 vector drawn once per sequence (``seq_latent_dim``; it lets the generator
 pick a sequence-wide level, e.g. a price range, without integrating noise),
 and maps each LSTM output through a linear layer and a sigmoid to the
-[0, 1]-scaled features.
+[0, 1]-scaled features; one-hot groups of the data (music's pitch class) are
+straight-through one-hots of a softmax instead (`genlab.nn.onehot`).
 The discriminator reads the sequence in both directions and scores it by the
 mean of its per-step scores (``d_score=steps``) or from its final states
 (``pooled``). With labelled data (and ``conditional``), a class embedding is
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from ...data.sequences import inverse_transform
+from ...nn.onehot import activate, one_hot_groups
 from ...registry import FAMILIES
 from ...seqmetrics import evaluate_sequences
 from ...viz import render_series
@@ -33,8 +35,9 @@ from .config import RGANConfig
 
 class SequenceGenerator(nn.Module):
     def __init__(self, latent: int, hidden: int, layers: int, out_dim: int, num_classes: int, label_dim: int,
-                 feedback: bool):
+                 feedback: bool, groups: list[tuple[int, int]] | None = None):
         super().__init__()
+        self.groups = list(groups or [])
         self.embed = nn.Embedding(num_classes, label_dim) if num_classes else None
         self.feedback = feedback
         in_dim = latent + (label_dim if num_classes else 0) + (out_dim if feedback else 0)
@@ -48,13 +51,13 @@ class SequenceGenerator(nn.Module):
             inp = torch.cat([z, self.embed(labels)[:, None, :].expand(-1, z.shape[1], -1)], -1)
         if not self.feedback:
             h, _ = self.rnn(inp)
-            return torch.sigmoid(self.out(h))
+            return activate(self.out(h), self.groups)
         prev = inp.new_zeros(inp.shape[0], 1, self.out_dim)
         state = None
         outs = []
         for t in range(inp.shape[1]):
             h, state = self.rnn(torch.cat([inp[:, t:t + 1], prev], -1), state)
-            prev = torch.sigmoid(self.out(h))
+            prev = activate(self.out(h), self.groups)
             outs.append(prev)
         return torch.cat(outs, 1)
 
@@ -91,7 +94,7 @@ class RGAN(AdversarialModel):
         k = self.num_classes if self.conditional else 0
         self.seq_len, self.dim = int(data_info["seq_len"]), int(data_info["dim"])
         self.generator = SequenceGenerator(config.latent_dim + config.seq_latent_dim, config.hidden, config.layers, self.dim, k,
-                                           config.label_dim, config.feedback)
+                                           config.label_dim, config.feedback, one_hot_groups(data_info))
         self.discriminator = SequenceDiscriminator(self.dim, config.d_hidden, config.d_layers, k, config.label_dim,
                                                    config.d_score, config.spectral_norm)
         self.init_ema()
