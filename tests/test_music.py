@@ -16,6 +16,7 @@ from genlab.data import load_dataset
 from genlab.data.midi import events_from_notes, notes_from_events, read_notes, write_midi
 from genlab.data.keys import key_of, key_shift
 from genlab.data.music_features import encode_events, events_from_features, feature_names
+from genlab.data.sequences import reload_source
 from genlab.errors import DataError, GenlabError
 from genlab.metrics.music import music_scores, music_statistics, random_notes, sequence_statistics
 from genlab.nn.onehot import activate, draw, log_likelihood
@@ -210,6 +211,9 @@ def test_chorales_dataset(chorales_data):
     assert music_statistics(events)["polyphony"] > 0.5
     # moved to C major / A minor: nine notes in ten are on white keys
     assert np.isin(events[..., 0] % 12, [0, 2, 4, 5, 7, 9, 11]).mean() > 0.9
+    # a run saved before keys and pitch classes reloads its data as it was trained
+    old = reload_source({"source": {"loader": "chorales", "seed": 0, "seq_len": 32, "stride": 8}}, "test")
+    assert old.tensors["x"].shape == (len(test), 32, 4) and not old.info["music"]["transposed"]
 
 
 @pytest.mark.parametrize("family", ["rgan", "seqvae"])
