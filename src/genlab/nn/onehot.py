@@ -6,10 +6,11 @@ see `genlab.data.music_features`). A continuous output is a sigmoid in
 [0, 1]; a group is a categorical distribution over its columns:
 
 - `activate`: what a generator emits. Groups are exact one-hots in the
-  forward pass (the largest logit) with the softmax's gradient in the
-  backward pass (the straight-through estimator), so a discriminator sees
-  one-hots from both real and generated data and cannot tell them apart by
-  their softness.
+  forward pass (a category drawn from the softmax by inverse CDF of uniform
+  noise ``u``, or the largest logit without noise) with the softmax's
+  gradient in the backward pass (the straight-through estimator), so a
+  discriminator sees one-hots from both real and generated data and cannot
+  tell them apart by their softness.
 - `log_likelihood`: a decoder's log p(x) per item: Gaussian for continuous
   columns (given their log standard deviations), categorical for groups.
 - `draw`: a decoder's next input when it runs on its own output: the
@@ -41,19 +42,25 @@ def continuous_mask(dim: int, groups: list[tuple[int, int]], device: torch.devic
     return mask
 
 
-def _hard(probs: torch.Tensor) -> torch.Tensor:
-    return F.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype)
+def choose(probs: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
+    """One-hots of ... x K probabilities: drawn by inverse CDF of uniform `u` (shape ...), else the likeliest."""
+    if u is None:
+        index = probs.argmax(-1)
+    else:
+        index = (torch.cumsum(probs, -1) < u[..., None]).sum(-1).clamp(max=probs.shape[-1] - 1)
+    return F.one_hot(index, probs.shape[-1]).to(probs.dtype)
 
 
-def activate(logits: torch.Tensor, groups: list[tuple[int, int]]) -> torch.Tensor:
-    """Sigmoid outputs, with each group a straight-through one-hot of its softmax."""
+def activate(logits: torch.Tensor, groups: list[tuple[int, int]], u: torch.Tensor | None = None) -> torch.Tensor:
+    """Sigmoid outputs, with each group a straight-through one-hot of its softmax (drawn with `u`: ... x groups)."""
     out = torch.sigmoid(logits)
     if not groups:
         return out
     parts, last = [], 0
-    for start, size in groups:
+    for i, (start, size) in enumerate(groups):
         probs = torch.softmax(logits[..., start:start + size], -1)
-        parts += [out[..., last:start], probs + (_hard(probs) - probs).detach()]
+        hard = choose(probs, None if u is None else u[..., i])
+        parts += [out[..., last:start], probs + (hard - probs).detach()]
         last = start + size
     parts.append(out[..., last:])
     return torch.cat(parts, -1)
@@ -80,10 +87,6 @@ def draw(logits: torch.Tensor, groups: list[tuple[int, int]], u: torch.Tensor | 
     out = torch.sigmoid(logits)
     for i, (start, size) in enumerate(groups):
         probs = torch.softmax(logits[..., start:start + size] / temperature, -1)
-        if u is None:
-            choice = probs.argmax(-1)
-        else:
-            cdf = torch.cumsum(probs, -1)
-            choice = (cdf < u[:, None, i:i + 1]).sum(-1).clamp(max=size - 1)
-        out = torch.cat([out[..., :start], F.one_hot(choice, size).to(out.dtype), out[..., start + size:]], -1)
+        hard = choose(probs, None if u is None else u[:, None, i])
+        out = torch.cat([out[..., :start], hard, out[..., start + size:]], -1)
     return out
