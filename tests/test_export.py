@@ -108,7 +108,8 @@ def assert_dynamo_export(path, inputs):
 
 
 SEQUENCE_CASES = [("rgan", "sines", {"hidden": 16, "d_hidden": 16}), ("seqvae", "sines", {"hidden": 16}),
-                  ("seqvae", "words", {"hidden": 16, "embed_dim": 8, "latent_dim": 4})]
+                  ("seqvae", "words", {"hidden": 16, "embed_dim": 8, "latent_dim": 4}),
+                  ("rgan", "chorales", {"hidden": 16, "d_hidden": 16}), ("seqvae", "chorales", {"hidden": 16})]
 
 
 @pytest.mark.parametrize("family,data,options", SEQUENCE_CASES, ids=[f"{f}-{d}" for f, d, _ in SEQUENCE_CASES])
@@ -117,7 +118,9 @@ def test_onnx_sequence_families_match_pytorch(family, data, options, tmp_path):
 
     from genlab.data import load_dataset
 
-    info = load_dataset(data, **({"seq_len": 8} if data == "sines" else {"max_len": 6})).info
+    if data == "chorales":
+        pytest.importorskip("music21")
+    info = load_dataset(data, **({"seq_len": 8} if data in ("sines", "chorales") else {"max_len": 6})).info
     cls = FAMILIES.get(family)
     torch.manual_seed(0)
     model = cls(cls.Config(**options), info).eval()
@@ -134,6 +137,14 @@ def test_onnx_sequence_families_match_pytorch(family, data, options, tmp_path):
         assert result["output"] == "sequences" and names == ["z"]
         want = model.sample(4, z=inputs[0])["sequences"].numpy()
         assert got.shape == want.shape == (4, 8, 5) and np.abs(got - want).max() <= TOLERANCE
+    elif data == "chorales":  # pitch classes as one-hots (seqvae: drawn with noise u, as sample draws them)
+        assert names == (["z"] if family == "rgan" else ["z", "u"])
+        with torch.no_grad():
+            want = module(*inputs).numpy()
+        assert got.shape == want.shape == (4, 8, 16) and np.abs(got - want).max() <= TOLERANCE
+        np.testing.assert_array_equal(got[..., 4:].sum(-1), 1.0)
+        if family == "rgan":
+            assert np.abs(got - model.sample(4, z=inputs[0])["sequences"].numpy()).max() <= TOLERANCE
     else:  # characters from z and uniform noise u, the same in PyTorch and onnxruntime
         assert result["output"] == "tokens" and names == ["z", "u"]
         with torch.no_grad():

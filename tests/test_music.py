@@ -3,17 +3,23 @@ statistics, and rgan/seqvae trained for 20 real steps on the chorales, sampled t
 
 from __future__ import annotations
 
+import math
 import wave
 
 import numpy as np
 import pytest
+import torch
 
 import genlab
 from genlab.cli import main
 from genlab.data import load_dataset
 from genlab.data.midi import events_from_notes, notes_from_events, read_notes, write_midi
+from genlab.data.keys import key_of, key_shift
+from genlab.data.music_features import encode_events, events_from_features, feature_names
+from genlab.data.sequences import reload_source
 from genlab.errors import DataError, GenlabError
 from genlab.metrics.music import music_scores, music_statistics, random_notes, sequence_statistics
+from genlab.nn.onehot import activate, draw, log_likelihood
 
 from .conftest import need_system
 from .family_checks import train_small
@@ -64,8 +70,8 @@ def test_midi_dataset_parsing(tmp_path, capsys):
     write_piece(folder / "a.mid", [50 + i % 40 for i in range(100)], drums=True)
     write_piece(folder / "sub" / "b.MIDI", [48, 52, 55] * 10, step=0.25)
     (folder / "notes.txt").write_text("not music")
-    train = load_dataset(f"midi:{folder}", seq_len=8)
-    test = load_dataset(f"midi:{folder}", seq_len=8, split="test")
+    train = load_dataset(f"midi:{folder}", seq_len=8, transpose=False, pitch_classes=False)
+    test = load_dataset(f"midi:{folder}", seq_len=8, split="test", transpose=False, pitch_classes=False)
     info = train.info
     assert info["kind"] == "sequence" and info["columns"] == ["pitch", "duration", "gap", "velocity"]
     assert info["music"]["pieces"] == 2 and info["seq_len"] == 8 and info["source"]["stride"] == 2
@@ -80,6 +86,59 @@ def test_midi_dataset_parsing(tmp_path, capsys):
     np.testing.assert_allclose(first[:, 1], 0.45, atol=1e-4)
     assert test.inverse_transform(test.tensors["x"][0])[0, 0] == pytest.approx(60)  # a.mid's 91st note
     assert "skipped" not in capsys.readouterr().err  # .txt files are not read at all
+
+
+D_MAJOR = [62, 64, 66, 67, 69, 71, 73, 74, 73, 71, 69, 67, 66, 64, 62, 69, 66, 62, 74, 69]
+A_MINOR_FROM_E = [64, 66, 67, 69, 71, 72, 75, 76, 75, 72, 71, 69, 67, 66, 64, 71, 67, 64, 76, 71]  # E minor
+
+
+def test_pieces_are_moved_to_c_major_or_a_minor(tmp_path, capsys):
+    assert key_of(np.array([[p, 0.5, 0.5, 80] for p in D_MAJOR * 3], float)) == (2, "major")
+    assert key_shift(np.array([[p, 0.5, 0.5, 80] for p in D_MAJOR * 3], float)) == -2
+    assert key_shift(np.array([[p, 0.5, 0.5, 80] for p in A_MINOR_FROM_E * 3], float)) == 5  # E minor -> A minor
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    write_piece(folder / "d.mid", D_MAJOR * 3)
+    moved = load_dataset(f"midi:{folder}", seq_len=8)
+    kept = load_dataset(f"midi:{folder}", seq_len=8, transpose=False)
+    assert moved.info["music"]["transposed"] and not kept.info["music"]["transposed"]
+    a = events_from_features(moved.inverse_transform(moved.tensors["x"]).numpy(), moved.info)
+    b = events_from_features(kept.inverse_transform(kept.tensors["x"]).numpy(), kept.info)
+    np.testing.assert_array_equal(a[..., 0], b[..., 0] - 2)  # two semitones down, nothing else changed
+    np.testing.assert_array_equal(a[..., 1:], b[..., 1:])
+    assert set((a[..., 0] % 12).astype(int).ravel()) <= {0, 2, 4, 5, 7, 9, 11}
+    # the command line: --no-transpose keeps the key, and it is saved with the run
+    code = main(["train", "rgan", "--data", f"midi:{folder}", "--seq-len", "8", "--no-transpose", "--steps", "1",
+                 "--batch-size", "4", "--hidden", "4", "--d-hidden", "4", "--out", str(tmp_path / "run")])
+    assert code == 0 and genlab.load(tmp_path / "run").data_info["source"]["transpose"] is False
+
+
+def test_pitch_class_columns_decode_exactly():
+    features = encode_events(EVENTS, pitch_classes=True)
+    assert features.shape == (7, 16) and feature_names(True)[4:6] == ["pc_C", "pc_C#"]
+    info = {"music": {"pitch_classes": [4, 12]}}
+    np.testing.assert_array_equal(events_from_features(features, info), EVENTS)
+    # a generated pitch value off the grid takes the one-hot's class in its own octave
+    off = features[:3].copy()
+    off[:, 0] = [61.4, 58.6, 66.2]
+    np.testing.assert_array_equal(events_from_features(off, info)[:, 0], [60, 64, 67])
+    assert events_from_features(off, {"music": {}})[:, 0].tolist() == [61.4, 58.6, 66.2]  # no group: pitch as given
+
+
+def test_one_hot_outputs():
+    groups = [(1, 3)]
+    logits = torch.tensor([[[0.0, 2.0, 1.0, -1.0, 0.5]]], requires_grad=True)
+    out = activate(logits, groups)
+    assert out[0, 0, 1:4].tolist() == [1.0, 0.0, 0.0] and float(out[0, 0, 0].detach()) == pytest.approx(0.5)
+    out[0, 0, 2].backward()  # the straight-through gradient reaches the other categories' logits
+    assert logits.grad[0, 0, 1:4].abs().sum() > 0
+    x = torch.tensor([[[0.5, 0.0, 1.0, 0.0, 0.5]]])
+    ll = log_likelihood(logits.detach(), x, torch.zeros(5), groups)
+    gauss = -0.5 * ((x[..., [0, 4]] - torch.sigmoid(logits.detach()[..., [0, 4]])) ** 2 + math.log(2 * math.pi)).sum()
+    assert float(ll) == pytest.approx(float(gauss + torch.log_softmax(logits.detach()[0, 0, 1:4], -1)[1]))
+    assert draw(logits.detach(), groups)[0, 0, 1:4].tolist() == [1.0, 0.0, 0.0]  # no noise: the likeliest
+    drawn = [draw(logits.detach(), groups, torch.tensor([[u]]))[0, 0, 1:4].argmax().item() for u in (0.1, 0.8, 0.99)]
+    assert drawn == [0, 1, 2]  # inverse CDF of softmax(2, 1, -1) = (0.71, 0.26, 0.04)
 
 
 def test_corrupt_midi_is_one_line(tmp_path, capsys):
@@ -142,12 +201,19 @@ def chorales_data():
 def test_chorales_dataset(chorales_data):
     train, test = chorales_data
     assert train.info["music"]["pieces"] == 371 and train.info["scaler"] == test.info["scaler"]
-    assert train.tensors["x"].shape[1:] == (32, 4) and len(train) > 5000 and len(test) > 500
-    events = train.inverse_transform(train.tensors["x"][:200]).numpy()
-    assert np.all(events[..., 0] == np.round(events[..., 0])) and 30 < events[..., 0].min() < events[..., 0].max() < 90
+    assert train.tensors["x"].shape[1:] == (32, 16) and len(train) > 5000 and len(test) > 500
+    x = train.inverse_transform(train.tensors["x"][:200]).numpy()
+    events = events_from_features(x, train.info)
+    np.testing.assert_array_equal(events, x[..., :4])  # real data decode to exactly their notes
+    assert np.all(events[..., 0] == np.round(events[..., 0])) and 30 < events[..., 0].min() < events[..., 0].max() < 95
     assert np.all(events[..., 3] == 80)
     # four voices: most notes start with the one before them
     assert music_statistics(events)["polyphony"] > 0.5
+    # moved to C major / A minor: nine notes in ten are on white keys
+    assert np.isin(events[..., 0] % 12, [0, 2, 4, 5, 7, 9, 11]).mean() > 0.9
+    # a run saved before keys and pitch classes reloads its data as it was trained
+    old = reload_source({"source": {"loader": "chorales", "seed": 0, "seq_len": 32, "stride": 8}}, "test")
+    assert old.tensors["x"].shape == (len(test), 32, 4) and not old.info["music"]["transposed"]
 
 
 @pytest.mark.parametrize("family", ["rgan", "seqvae"])
@@ -160,10 +226,15 @@ def test_train_on_chorales_then_write_midi_and_wav(tmp_path, chorales_data, fami
     assert model.data_info["music"]["program"] == 52
     code = main(["sample", str(run), "--n", "3", "--seed", "5", "--out", str(tmp_path / "song.mid")])
     assert code == 0
-    events = model.sample(3, seed=5)["sequences"].numpy()
+    x = model.sample(3, seed=5)["sequences"].numpy()
+    assert x.shape == (3, 32, 16) and set(np.unique(x[..., 4:])) <= {0.0, 1.0}  # pitch classes are one-hots
+    np.testing.assert_array_equal(x[..., 4:].sum(-1), 1.0)
+    events = events_from_features(x, model.data_info)
+    np.testing.assert_array_equal(np.rint(events[..., 0]) % 12, x[..., 4:].argmax(-1))  # the class sounds
+    assert np.all(np.abs(events[..., 0] - x[..., 0]) <= 6)  # in the octave of the continuous pitch
     notes = read_notes(tmp_path / "song.mid")
     assert len(notes) == 3 * 32
-    np.testing.assert_array_equal(notes[:, 2], np.clip(np.rint(events[..., 0]), 0, 127).reshape(-1))
+    np.testing.assert_array_equal(np.sort(notes[:, 2]), np.sort(np.clip(events[..., 0], 0, 127).reshape(-1)))
     assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "song.wav")]) == 0
     with wave.open(str(tmp_path / "song.wav")) as w:
         assert w.getnchannels() == 1 and w.getframerate() == 22050 and w.getnframes() > 22050

@@ -12,6 +12,7 @@ from genlab.errors import GenlabError
 from genlab.seqmetrics import (
     bigram_distribution,
     discriminative_score,
+    drop_constant_features,
     js_divergence,
     plot_pca_tsne,
     predictive_score,
@@ -42,6 +43,19 @@ def test_predictive_score_orders_real_above_noise(sines):
     on_noise = predictive_score(sines[:600], noise, steps=300, batch_size=64, lr=5e-3)
     # TimeGAN reports 0.094 for a predictor trained on the real sines
     assert on_real < 0.11 and on_noise > 0.15 and on_noise > 2 * on_real
+
+
+def test_constant_features_are_left_out_of_both_scores(sines):
+    # a fourth feature constant in the real data (as the chorales' velocity) that the synthetic data miss
+    real = torch.cat([sines[:400], torch.zeros(400, 24, 1)], -1)
+    fake = torch.cat([sines[400:800], torch.full((400, 24, 1), 0.05)], -1)
+    assert drop_constant_features(real, fake)[0].shape == (400, 24, 5)
+    assert discriminative_score(real, fake, steps=300, batch_size=64) < 0.15  # not told apart by the constant
+    on_real = predictive_score(sines[:400], sines[400:800], steps=300, batch_size=64, lr=5e-3)
+    # the score predicts the last *varying* feature: the same as without the constant column
+    assert predictive_score(real, fake, steps=300, batch_size=64, lr=5e-3) == pytest.approx(on_real, abs=1e-6)
+    with pytest.raises(GenlabError, match="every feature of the real sequences is constant"):
+        discriminative_score(torch.zeros(20, 24, 2), fake[:20, :, :2])
 
 
 def test_scores_check_inputs(sines):

@@ -134,3 +134,22 @@ def test_seqvae_trains_on_lines_and_samples_lines(tmp_path):
     for key in ("heldout_bits_per_char", "novel", "bigram_js", "trigram_js"):
         assert torch.isfinite(torch.tensor(scores[key])), key
     assert 0 <= scores["novel"] <= 1 and scores["heldout_bits_per_char"] > 0
+
+
+def test_min_count_flag_sets_the_vocabulary_cut_off(tmp_path, capsys):
+    path = write_lines(tmp_path / "lines.txt")
+    for flags, kept in (([], False), (["--min-count", "1"], True)):
+        run = tmp_path / f"run{len(flags)}"
+        code = main(["train", "seqvae", "--data", f"text:{path}", "--max-len", "28", *flags, "--steps", "1",
+                     "--batch-size", "4", "--hidden", "8", "--latent-dim", "2", "--embed-dim", "4", "--out", str(run)])
+        assert code == 0
+        vocab = genlab.load(run).data_info["vocab"]
+        assert ("€" in vocab) == kept and "l" in vocab  # "€" is seen once, "l" often
+        assert genlab.load(run).data_info["source"]["min_count"] == (1 if kept else 2)
+    capsys.readouterr()
+    code = main(["train", "vae", "--data", "digits", "--min-count", "3", "--steps", "1", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "has no option 'min_count'" in err
+    code = main(["train", "seqvae", "--data", f"text:{path}", "--min-count", "0", "--out", str(tmp_path / "y")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "min-count" in err.replace("_", "-")

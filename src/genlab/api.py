@@ -107,7 +107,8 @@ def prepare_run(family: str | None, *, config_file: str | None = None, **options
     cls = FAMILIES.get(family)
     seed_everything(train_config.seed, train_config.deterministic)
     data_opts = {"image_size": train_config.image_size, "seq_len": train_config.seq_len,
-                 "max_len": train_config.max_len}
+                 "max_len": train_config.max_len, "min_count": train_config.min_count,
+                 "transpose": train_config.transpose}
     if train_config.strict_data:
         data_opts["strict"] = True
     spec = spec_for_kinds(train_config.data, cls.data_kinds)

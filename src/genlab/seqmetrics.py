@@ -10,6 +10,8 @@ Continuous sequences (N x T x D arrays scaled to [0, 1]):
   synthetic sequences predicts the last feature one step ahead from the other
   features (or, for one feature, the next value from the current one); the
   score is its mean absolute error on the real sequences.
+- Both leave out the features that are constant in the real data (the
+  chorales' velocity): such a feature would decide either score by itself.
 - `plot_pca_tsne`: PCA and t-SNE maps of real and synthetic sequences (each
   sequence reduced to its per-step mean over features, as in TimeGAN).
 
@@ -30,6 +32,7 @@ The classifiers train with gradients on even when called from a
 from __future__ import annotations
 
 from .data.sequences import inverse_transform
+from .data.music_features import event_range, events_from_features
 from .metrics.music import music_scores
 
 import contextlib
@@ -81,6 +84,19 @@ def _few_threads(n: int = 1):
         torch.set_num_threads(old)
 
 
+def drop_constant_features(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sets without the features that never vary in the real data (e.g. the chorales' velocity).
+
+    A constant real feature scores the model on nothing it could learn: a
+    sigmoid output is never exactly the constant, so a classifier tells real
+    from synthetic by it alone, and predicting a constant is trivial."""
+    flat = real.reshape(-1, real.shape[-1])
+    keep = flat.amax(0) > flat.amin(0)
+    if not bool(keep.any()):
+        raise GenlabError("every feature of the real sequences is constant; there is nothing to score")
+    return (real, fake) if bool(keep.all()) else (real[..., keep], fake[..., keep])
+
+
 def _batches(n: int, batch: int, steps: int, gen: torch.Generator) -> Iterable[torch.Tensor]:
     for _ in range(steps):
         yield torch.randint(0, n, (min(batch, n),), generator=gen)
@@ -89,10 +105,12 @@ def _batches(n: int, batch: int, steps: int, gen: torch.Generator) -> Iterable[t
 def discriminative_score(real: Any, fake: Any, *, steps: int = 2000, batch_size: int = 128,
                          hidden: int | None = None, layers: int = 2, lr: float = 1e-3,
                          seed: int = 0) -> float:
-    """|accuracy - 0.5| of a post-hoc GRU classifier, real vs synthetic, on held-out 20%."""
+    """|accuracy - 0.5| of a post-hoc GRU classifier, real vs synthetic, on held-out 20%
+    (features constant in the real data left out)."""
     real, fake = _as_array(real, "real"), _as_array(fake, "fake")
     if real.shape[1:] != fake.shape[1:]:
         raise GenlabError(f"real {tuple(real.shape[1:])} and synthetic {tuple(fake.shape[1:])} sequences differ in shape")
+    real, fake = drop_constant_features(real, fake)
     n = min(len(real), len(fake))
     if n < 10:
         raise GenlabError(f"the discriminative score needs at least 10 sequences of each kind (got {n})")
@@ -130,10 +148,12 @@ def _predictive_io(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def predictive_score(real: Any, fake: Any, *, steps: int = 5000, batch_size: int = 128,
                      hidden: int | None = None, layers: int = 1, lr: float = 1e-3, seed: int = 0) -> float:
-    """Mean absolute error on real data of a GRU trained on synthetic data to predict one step ahead."""
+    """Mean absolute error on real data of a GRU trained on synthetic data to predict one step ahead
+    (features constant in the real data left out)."""
     real, fake = _as_array(real, "real"), _as_array(fake, "fake")
     if real.shape[1:] != fake.shape[1:]:
         raise GenlabError(f"real {tuple(real.shape[1:])} and synthetic {tuple(fake.shape[1:])} sequences differ in shape")
+    real, fake = drop_constant_features(real, fake)
     if real.shape[1] < 2:
         raise GenlabError("the predictive score needs sequences of at least 2 steps")
     x_fake, y_fake = _predictive_io(fake)
@@ -270,7 +290,8 @@ def evaluate_sequences(model: Any, data: Any, n: int | None = None, seed: int = 
     if model.data_info.get("music"):  # note events: Mogren's statistics too
 
         info = model.data_info
-        scores.update(music_scores(inverse_transform(real, info), inverse_transform(fake, info), info, seed))
+        real_ev, fake_ev = (events_from_features(inverse_transform(x, info), info) for x in (real, fake))
+        scores.update(music_scores(real_ev, fake_ev, {"scaler": event_range(info)}, seed))
     return scores
 
 

@@ -1,8 +1,9 @@
 """Music samples as files: MIDI, and WAV audio rendered with FluidSynth.
 
-`write_song(samples, path, info)` writes the ``sequences`` (N x T x 4 note
-events in original units, as models trained on ``midi:PATH`` or
-``chorales`` sample them) one after another, half a second apart, as one
+`write_song(samples, path, info)` writes the ``sequences`` (N x T x D
+features in original units, as models trained on ``midi:PATH`` or
+``chorales`` sample them, read as note events by
+`genlab.data.music_features.events_from_features`) one after another, half a second apart, as one
 piece: ``.mid``/``.midi`` as a one-track MIDI file (the data's General MIDI
 program), ``.wav`` rendered through pretty_midi's FluidSynth hook
 (pyfluidsynth and Debian's ``fluidsynth`` library) with a General MIDI
@@ -26,6 +27,7 @@ import numpy as np
 from ..errors import GenlabError
 from ..io import register_song_writer
 from .midi import notes_from_events, to_pretty_midi, write_midi
+from .music_features import events_from_features
 
 SAMPLE_RATE = 22050
 #: silence between two sampled sequences in a written piece (seconds)
@@ -86,7 +88,7 @@ def write_song(samples: dict[str, Any], path: str | Path, suffix: str, info: dic
     if "sequences" not in samples or not music:
         raise GenlabError(f"{suffix} files hold music, and this model was not trained on music "
                           f"(midi:PATH or chorales); write samples.csv or samples.npz instead")
-    events = piece_events(samples["sequences"])
+    events = piece_events(events_from_features(samples["sequences"], info))
     program = int(music.get("program", 0))
     if suffix == ".wav":
         return render_wav(events, path, program)

@@ -9,17 +9,17 @@ and a constant velocity of 80 (the scores carry no dynamics). The conversion
 takes a minute or two, so its result is cached as
 ``$GENLAB_CACHE/music/chorales-<hash>.npz`` (default ``~/.cache/genlab``),
 keyed by a hash of the corpus files' bytes and the conversion settings: a
-changed corpus is converted again. Windows, scaling and the split (a
-fixed-seed 10% of the chorales) are those of ``midi:PATH``.
+changed corpus is converted again; it also keeps each chorale's key shift
+(music21's key analysis, `genlab.data.keys`). Transposition to C major / A
+minor (default on), the pitch-class columns, windows, scaling and the split
+(a fixed-seed 10% of the chorales) are those of ``midi:PATH``.
 """
 
 from __future__ import annotations
 
-from ..extras import MissingExtraError
 from ..cache import cache_root
 
 import hashlib
-import importlib
 import sys
 from pathlib import Path
 
@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..registry import DATASETS
+from .keys import key_shift, music21_module
 from .midi import events_from_notes, music_data
 from .sequences import SequenceData
 
@@ -36,15 +37,6 @@ VELOCITY = 80
 PROGRAM = 52
 #: bump when the conversion changes, so old caches are not reused
 FORMAT = 1
-
-
-def music21_module():
-    try:
-        return importlib.import_module("music21")
-    except ImportError:
-
-        raise MissingExtraError("the chorales dataset needs music21, which the core install leaves out; "
-                                "pip install 'genlab[music]'") from None
 
 
 def chorale_files() -> list[tuple[str, Path]]:
@@ -86,29 +78,38 @@ def corpus_key(files: list[tuple[str, Path]]) -> str:
     return h.hexdigest()[:16]
 
 
-def chorale_pieces() -> list[np.ndarray]:
-    """Events of every chorale, converted once and then read from the cache."""
+def chorale_pieces() -> tuple[list[np.ndarray], list[int]]:
+    """Events of every chorale and the shift that moves it to C major / A minor (`genlab.data.keys`),
+    converted once and then read from the cache."""
 
     files = chorale_files()
     cache = cache_root() / "music" / f"chorales-{corpus_key(files)}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as f:
-            events, lengths = f["events"], f["lengths"]
-        return np.split(events, np.cumsum(lengths)[:-1])
-    print(f"genlab: converting {len(files)} Bach chorales from music21's corpus (once; cached in {cache})",
-          file=sys.stderr, flush=True)
-    pieces = [events_from_notes(chorale_notes(path)) for _, path in files]
+            stored = {k: f[k] for k in f.files}
+        pieces = np.split(stored["events"], np.cumsum(stored["lengths"])[:-1])
+        if "shifts" in stored:
+            return pieces, stored["shifts"].astype(int).tolist()
+    else:
+        print(f"genlab: converting {len(files)} Bach chorales from music21's corpus (once; cached in {cache})",
+              file=sys.stderr, flush=True)
+        pieces = [events_from_notes(chorale_notes(path)) for _, path in files]
+        stored = {"events": np.concatenate(pieces), "lengths": np.array([len(p) for p in pieces]),
+                  "names": np.array([name for name, _ in files])}
+    shifts = [key_shift(p) for p in pieces]  # a cache from before keys were stored gains them
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f".{cache.name}.tmp.npz")
-    np.savez_compressed(tmp, events=np.concatenate(pieces), lengths=np.array([len(p) for p in pieces]),
-                        names=np.array([name for name, _ in files]))
+    np.savez_compressed(tmp, **stored, shifts=np.array(shifts))
     tmp.replace(cache)
-    return pieces
+    return pieces, shifts
 
 
 @DATASETS.register("chorales")
 def chorales(root: str | None = None, split: str = "train", image_size: int | None = None, seq_len: int = 32,
-             stride: int | None = None, seed: int = 0) -> SequenceData:
-    """Bach's chorales (music21's corpus) as windows of note events."""
+             stride: int | None = None, seed: int = 0, transpose: bool = True,
+             pitch_classes: bool = True) -> SequenceData:
+    """Bach's chorales (music21's corpus) as windows of note events, by default moved to C major / A minor."""
     source = {"loader": "chorales", "seed": seed}
-    return music_data("chorales", chorale_pieces(), split, seq_len, stride, source, program=PROGRAM, seed=seed)
+    pieces, shifts = chorale_pieces()
+    return music_data("chorales", pieces, split, seq_len, stride, source, program=PROGRAM, seed=seed,
+                      transpose=transpose, pitch_classes=pitch_classes, shifts=shifts)

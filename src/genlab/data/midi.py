@@ -15,7 +15,14 @@ ordered by start, then pitch, so a chord reads from its lowest note up.
 - ``midi:PATH`` (a .mid file or a folder searched recursively for .mid and
   .midi files) cuts each piece into windows of ``seq_len`` events (stride
   ``stride``, default ``seq_len // 4``). Durations and gaps are clipped to
-  `MAX_SECONDS`; every feature is min-max scaled to [0, 1] over all pieces
+  `MAX_SECONDS`. By default (``transpose``) each piece is first moved to C
+  major or A minor by music21's key analysis (`genlab.data.keys`), so that a
+  key means the same pitch classes in every piece, and (``pitch_classes``)
+  the pitch class is added as 12 one-hot columns after the four event
+  features, which the sequence families emit as a categorical output
+  (`genlab.data.music_features`); both are options of the loader
+  (``--no-transpose`` on the command line). Every feature is min-max scaled
+  to [0, 1] over all pieces
   (the scaler is saved in the data's info, as for ``csv:PATH``). With 10 or
   more pieces, a fixed-seed 10% of the pieces is the test split; with fewer,
   each piece's last 10% of events. Unreadable files among readable ones are
@@ -39,9 +46,12 @@ import numpy as np
 
 from ..errors import DataError
 from ..registry import DATASETS
+from .keys import key_shift
+from .keys import transpose as transpose_events
+from .music_features import EVENT_FEATURES, encode_events, feature_names
 from .sequences import SequenceData, _check_split, _make_sequence_data
 
-FEATURES = ["pitch", "duration", "gap", "velocity"]
+FEATURES = EVENT_FEATURES
 #: durations and gaps are clipped to this many seconds before scaling
 MAX_SECONDS = 4.0
 #: the shortest note written to MIDI (seconds)
@@ -126,9 +136,9 @@ def clip_events(events: np.ndarray) -> np.ndarray:
 
 
 def piece_windows(pieces: Sequence[np.ndarray], seq_len: int, stride: int) -> np.ndarray:
-    """Windows of `seq_len` consecutive events of each piece (every `stride` events): W x seq_len x 4."""
+    """Windows of `seq_len` consecutive rows of each piece (every `stride` rows): W x seq_len x D."""
     out = [p[i:i + seq_len] for p in pieces for i in range(0, len(p) - seq_len + 1, stride)]
-    return np.stack(out) if out else np.empty((0, seq_len, 4))
+    return np.stack(out) if out else np.empty((0, seq_len, pieces[0].shape[1] if len(pieces) else 4))
 
 
 def split_pieces(pieces: list[np.ndarray], split: str, seed: int = 0) -> list[np.ndarray]:
@@ -143,15 +153,24 @@ def split_pieces(pieces: list[np.ndarray], split: str, seed: int = 0) -> list[np
 
 
 def music_data(name: str, pieces: list[np.ndarray], split: str, seq_len: int, stride: int | None,
-               source: dict[str, Any], program: int = 0, seed: int = 0) -> SequenceData:
-    """Sequence data of event windows from whole pieces (events in original units)."""
+               source: dict[str, Any], program: int = 0, seed: int = 0, transpose: bool = True,
+               pitch_classes: bool = True, shifts: Sequence[int] | None = None) -> SequenceData:
+    """Sequence data of event windows from whole pieces (events in original units).
+
+    `transpose` moves each piece to C major / A minor (by `shifts`, or music21's
+    key analysis); `pitch_classes` adds the pitch-class one-hot (`genlab.data.music_features`)."""
     _check_split(split, name.partition(":")[0])
     if seq_len < 2:
         raise DataError(f"--seq-len {seq_len} is too short for music; use 2 or more events (default 32)")
     stride = int(stride or max(1, seq_len // 4))
-    pieces = [clip_events(p) for p in pieces if len(p)]
+    kept = [i for i, p in enumerate(pieces) if len(p)]
+    pieces = [clip_events(pieces[i]) for i in kept]
     if not pieces:
         raise DataError(f"{name} holds no notes; pass MIDI files with notes on non-drum tracks")
+    if transpose:
+        moves = [shifts[i] for i in kept] if shifts is not None else [key_shift(p) for p in pieces]
+        pieces = [transpose_events(p, int(k)) for p, k in zip(pieces, moves)]
+    pieces = [encode_events(p, pitch_classes) for p in pieces]
     everything = np.concatenate(pieces)
     lo, hi = everything.min(0), everything.max(0)
     windows = piece_windows(split_pieces(pieces, split, seed), seq_len, stride)
@@ -159,11 +178,16 @@ def music_data(name: str, pieces: list[np.ndarray], split: str, seq_len: int, st
         raise DataError(f"{name} has no {split} window of {seq_len} notes (its pieces are too short); "
                         f"use a shorter --seq-len or more music")
     span = np.where(hi > lo, hi - lo, 1.0)
-    info = {"split": split, "columns": list(FEATURES),
-            "scaler": {"min": lo.tolist(), "max": hi.tolist(), "columns": list(FEATURES)},
-            "music": {"features": list(FEATURES), "max_seconds": MAX_SECONDS, "program": int(program),
-                      "pieces": len(pieces)},
-            "source": {**source, "seq_len": seq_len, "stride": stride}}
+    columns = feature_names(pitch_classes)
+    info = {"split": split, "columns": columns,
+            "scaler": {"min": lo.tolist(), "max": hi.tolist(), "columns": columns},
+            "music": {"features": columns, "max_seconds": MAX_SECONDS, "program": int(program),
+                      "pieces": len(pieces), "transposed": bool(transpose),
+                      "pitch_classes": [len(FEATURES), 12] if pitch_classes else None},
+            "source": {**source, "seq_len": seq_len, "stride": stride, "transpose": bool(transpose),
+                       "pitch_classes": bool(pitch_classes)}}
+    if pitch_classes:
+        info["one_hot"] = [[len(FEATURES), 12]]
     return _make_sequence_data(name, (windows - lo) / span, info)
 
 
@@ -199,7 +223,8 @@ def read_pieces(files: list[Path], strict: bool = False) -> list[np.ndarray]:
 
 @DATASETS.register("midi")
 def midi(path: str = "", root: str | None = None, split: str = "train", image_size: int | None = None,
-         seq_len: int = 32, stride: int | None = None, strict: bool = False, seed: int = 0) -> SequenceData:
+         seq_len: int = 32, stride: int | None = None, strict: bool = False, seed: int = 0,
+         transpose: bool = True, pitch_classes: bool = True) -> SequenceData:
     """Note-event windows from a MIDI file or a folder of them."""
     _check_split(split, "midi")
     if not path:
@@ -207,4 +232,5 @@ def midi(path: str = "", root: str | None = None, split: str = "train", image_si
     files = midi_files(path)
     pieces = read_pieces(files, strict)
     source = {"loader": "midi", "path": str(Path(path).expanduser().resolve()), "seed": seed}
-    return music_data(f"midi:{path}", pieces, split, seq_len, stride, source, seed=seed)
+    return music_data(f"midi:{path}", pieces, split, seq_len, stride, source, seed=seed, transpose=transpose,
+                      pitch_classes=pitch_classes)

@@ -379,5 +379,7 @@ def reload_source(info: dict[str, Any], split: str) -> TensorData:
     if loader == "sines":
         return sines(split=split, **src)
     if loader in DATASETS:  # music, text lines: the loader takes its saved options back
+        if loader in ("chorales", "midi") and "transpose" not in src:  # music saved before keys and pitch classes
+            src.update(transpose=False, pitch_classes=False)
         return DATASETS.get(loader)(split=split, **src)
     raise DataError(f"unknown sequence source {loader!r}")

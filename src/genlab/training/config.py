@@ -28,6 +28,10 @@ class TrainConfig:
     image_size: Optional[int] = option(None, help="resize images to this side (e.g. 32 or 64)", min=4, max=1024)
     seq_len: Optional[int] = option(None, help="sequence data: window length (csv:, sines)", min=2)
     max_len: Optional[int] = option(None, help="token data: longest word or line kept (words:)", min=2)
+    min_count: Optional[int] = option(None, help="text lines (text:, fortunes): characters seen fewer than N times "
+                                                 "in training become <unk> (default 2)", min=1)
+    transpose: Optional[bool] = option(None, help="music (chorales, midi:): move each piece to C major / A minor "
+                                                  "(default on; --no-transpose keeps its key)")
     limit: Optional[int] = option(None, help="use only the first N items of the dataset", min=1)
     strict_data: bool = option(False, help="refuse unreadable files in folder: data instead of skipping them")
     num_workers: Optional[int] = option(None, help="worker processes decoding folder:/unpaired: images "

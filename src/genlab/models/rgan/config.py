@@ -24,5 +24,8 @@ class RGANConfig(GANConfig):
     feedback: bool = option(False, help="feed the previous output back into the generator (C-RNN-GAN); slower")
     label_dim: int = option(8, help="size of the class embedding concatenated to the inputs (conditional data)", min=1)
     conditional: bool = option(True, help="condition on class labels when the data has them")
+    one_hot: Literal["sample", "argmax"] = option(
+        "sample", help="one-hot features (music's pitch class): drawn from the generator's softmax with latent noise, "
+                       "or its most likely category")
     lr_g: float = option(1e-3, help="generator learning rate", min=0)
     lr_d: float = option(1e-3, help="discriminator learning rate", min=0)

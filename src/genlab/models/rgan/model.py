@@ -5,7 +5,10 @@ The generator reads a fresh noise vector at each of the T steps (and, with
 vector drawn once per sequence (``seq_latent_dim``; it lets the generator
 pick a sequence-wide level, e.g. a price range, without integrating noise),
 and maps each LSTM output through a linear layer and a sigmoid to the
-[0, 1]-scaled features.
+[0, 1]-scaled features; one-hot groups of the data (music's pitch class) are
+straight-through one-hots of a softmax instead (`genlab.nn.onehot`), drawn
+from it with noise that is part of the latent (``one_hot=sample``) or its
+most likely category (``argmax``).
 The discriminator reads the sequence in both directions and scores it by the
 mean of its per-step scores (``d_score=steps``) or from its final states
 (``pooled``). With labelled data (and ``conditional``), a class embedding is
@@ -18,12 +21,14 @@ the data's original units (``scaled=True`` gives the [0, 1] values).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import nn
 
 from ...data.sequences import inverse_transform
+from ...nn.onehot import activate, one_hot_groups
 from ...registry import FAMILIES
 from ...seqmetrics import evaluate_sequences
 from ...viz import render_series
@@ -33,8 +38,11 @@ from .config import RGANConfig
 
 class SequenceGenerator(nn.Module):
     def __init__(self, latent: int, hidden: int, layers: int, out_dim: int, num_classes: int, label_dim: int,
-                 feedback: bool):
+                 feedback: bool, groups: list[tuple[int, int]] | None = None, draw: bool = False):
         super().__init__()
+        self.groups = list(groups or [])
+        #: one-hot groups drawn with noise: the last len(groups) latent values per step, as N(0, 1)
+        self.draws = len(self.groups) if draw else 0
         self.embed = nn.Embedding(num_classes, label_dim) if num_classes else None
         self.feedback = feedback
         in_dim = latent + (label_dim if num_classes else 0) + (out_dim if feedback else 0)
@@ -43,18 +51,22 @@ class SequenceGenerator(nn.Module):
         self.out_dim = out_dim
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        u = None
+        if self.draws:  # Gaussian noise -> uniform (normal CDF) for drawing the categories
+            z, eps = z[..., :-self.draws], z[..., -self.draws:]
+            u = 0.5 * (1 + torch.erf(eps / math.sqrt(2)))
         inp = z
         if self.embed is not None and labels is not None:
             inp = torch.cat([z, self.embed(labels)[:, None, :].expand(-1, z.shape[1], -1)], -1)
         if not self.feedback:
             h, _ = self.rnn(inp)
-            return torch.sigmoid(self.out(h))
+            return activate(self.out(h), self.groups, u)
         prev = inp.new_zeros(inp.shape[0], 1, self.out_dim)
         state = None
         outs = []
         for t in range(inp.shape[1]):
             h, state = self.rnn(torch.cat([inp[:, t:t + 1], prev], -1), state)
-            prev = torch.sigmoid(self.out(h))
+            prev = activate(self.out(h), self.groups, None if u is None else u[:, t:t + 1])
             outs.append(prev)
         return torch.cat(outs, 1)
 
@@ -90,18 +102,23 @@ class RGAN(AdversarialModel):
         self.conditional = bool(config.conditional and data_info.get("num_classes"))
         k = self.num_classes if self.conditional else 0
         self.seq_len, self.dim = int(data_info["seq_len"]), int(data_info["dim"])
+        groups = one_hot_groups(data_info)
+        self.draws = len(groups) if config.one_hot == "sample" else 0
         self.generator = SequenceGenerator(config.latent_dim + config.seq_latent_dim, config.hidden, config.layers, self.dim, k,
-                                           config.label_dim, config.feedback)
+                                           config.label_dim, config.feedback, groups, draw=bool(self.draws))
         self.discriminator = SequenceDiscriminator(self.dim, config.d_hidden, config.d_layers, k, config.label_dim,
                                                    config.d_score, config.spectral_norm)
         self.init_ema()
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """N x T x (latent_dim + seq_latent_dim): fresh noise per step, then noise shared by all steps."""
+        """N x T x (latent_dim + seq_latent_dim [+ groups]): fresh noise per step, then noise shared by all
+        steps, then (music) the noise that draws each one-hot group's category at each step."""
         z = self.randn(n, self.seq_len, self.config.latent_dim, generator=generator)
         if self.config.seq_latent_dim:
             shared = self.randn(n, 1, self.config.seq_latent_dim, generator=generator)
             z = torch.cat([z, shared.expand(-1, self.seq_len, -1)], -1)
+        if self.draws:
+            z = torch.cat([z, self.randn(n, self.seq_len, self.draws, generator=generator)], -1)
         return z
 
     @torch.no_grad()

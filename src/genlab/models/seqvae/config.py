@@ -21,6 +21,6 @@ class SeqVAEConfig:
     anneal_steps: int = option(2000, help="steps until the KL weight reaches beta (logistic: ~99%)", min=1)
     word_dropout: float = option(
         0.25, help="share of decoder inputs replaced by <unk> (tokens) or zeros (series) while training", min=0, max=1)
-    temperature: float = option(1.0, help="softmax temperature when sampling characters", min=1e-3)
+    temperature: float = option(1.0, help="softmax temperature when sampling characters (or categories, e.g. pitch classes)", min=1e-3)
     grad_clip: float = option(5.0, help="clip the gradient norm to this value (0 = off)", min=0)
     lr: float = option(1e-3, help="Adam learning rate", min=0)

@@ -1,7 +1,9 @@
 """What `genlab export --format onnx` writes for a SeqVAE: its decoder run for every step.
 
 - Series: z (N x latent) -> sequences N x T x D in the data's units; the
-  decoder runs on its own mean predictions, exactly as `sample` does.
+  decoder runs on its own mean predictions, exactly as `sample` does. With
+  one-hot groups (music's pitch class) uniform noise u (N x T x groups) is an
+  input too and draws the categories, as `sample` does with the same u.
 - Characters: z and uniform noise u (N x steps) -> token ids N x steps. A
   graph cannot call a random generator that matches PyTorch's, so the noise is
   an input and each character is drawn by inverse-CDF sampling (the first
@@ -33,8 +35,8 @@ class SeriesExport(nn.Module):
         self.model = model
         self.to_units = ToUnits(model.data_info, model.device)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.to_units(self.model._generate_series(z))
+    def forward(self, z: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        return self.to_units(self.model._generate_series(z, u))
 
 
 class TokensExport(nn.Module):
@@ -75,6 +77,7 @@ def export_module(model: "SeqVAE", n: int, seed: int):
     gen = model.make_generator(seed)
     z = model.latent(n, gen)
     if not model.tokens:
-        return SeriesExport(model), (z,), ["z"]
+        u = model.series_noise(n, gen)
+        return (SeriesExport(model), (z,), ["z"]) if u is None else (SeriesExport(model), (z, u), ["z", "u"])
     u = torch.rand(n, model.steps, generator=gen, device=model.device)
     return TokensExport(model), (z, u), ["z", "u"]

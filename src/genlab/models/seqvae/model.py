@@ -14,7 +14,9 @@ zeros for series) so that it must rely on z. The KL weight is annealed from
 - Continuous data (``sines``, ``csv:PATH``): Gaussian outputs with sigmoid
   means in [0, 1] and a learned standard deviation per feature; `sample`
   returns ``{"sequences": N x T x D}`` in original units (the decoder runs
-  on its own mean predictions).
+  on its own mean predictions). One-hot groups of the data (music's pitch
+  class) are categorical outputs instead, drawn when sampling
+  (`genlab.nn.onehot`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from torch import nn
 from ...data.sequences import decode_tokens, inverse_transform
 from ...errors import GenlabError
 from ...modes import evaluating
+from ...nn.onehot import draw, log_likelihood, one_hot_groups
 from ...nn.optim import adam
 from ...registry import FAMILIES
 from ...seqmetrics import evaluate_sequences, evaluate_words
@@ -36,8 +39,6 @@ from ...viz import render_series, render_text
 from ..base import GenerativeModel
 from .config import SeqVAEConfig
 from .export import export_module
-
-LOG_2PI = math.log(2 * math.pi)
 
 
 @FAMILIES.register("seqvae")
@@ -58,6 +59,7 @@ class SeqVAE(GenerativeModel):
         else:
             self.steps, in_dim = int(data_info["seq_len"]), int(data_info["dim"])
             out_dim = in_dim
+            self.groups = one_hot_groups(data_info)
             self.log_sigma = nn.Parameter(torch.full((in_dim,), math.log(0.1)))
         self.encoder = cell(in_dim, config.hidden, config.layers, batch_first=True)
         self.to_latent = nn.Linear(config.hidden, 2 * config.latent_dim)
@@ -109,9 +111,7 @@ class SeqVAE(GenerativeModel):
             target = x[:, 1:]
             nll = F.cross_entropy(out.transpose(1, 2), target, ignore_index=self.pad, reduction="none")
             return -nll.sum(1)
-        mean = torch.sigmoid(out)
-        log_sigma = self.log_sigma.clamp(min=math.log(1e-3))
-        return -0.5 * (((x - mean) / log_sigma.exp()) ** 2 + 2 * log_sigma + LOG_2PI).sum((1, 2))
+        return log_likelihood(out, x, self.log_sigma.clamp(min=math.log(1e-3)), self.groups)
 
     @staticmethod
     def kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -174,13 +174,20 @@ class SeqVAE(GenerativeModel):
             prev = nxt[:, None]
         return tokens
 
-    def _generate_series(self, z: torch.Tensor) -> torch.Tensor:
+    def series_noise(self, n: int, gen: torch.Generator | None) -> torch.Tensor | None:
+        """Uniform noise N x T x groups that draws the categories of one-hot groups (None without groups)."""
+        if not self.groups:
+            return None
+        return torch.rand(n, self.steps, len(self.groups), generator=gen, device=self.device)
+
+    def _generate_series(self, z: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        """Run the decoder on its own outputs: means, and categories drawn with `u` (the most likely without)."""
         prev = z.new_zeros(z.shape[0], 1, self.out.out_features)
         state = None
         outs = []
-        for _ in range(self.steps):
+        for t in range(self.steps):
             out, state = self.decode_steps(prev, z, state)
-            prev = torch.sigmoid(out)
+            prev = draw(out, self.groups, None if u is None else u[:, t], self.config.temperature)
             outs.append(prev)
         return torch.cat(outs, 1)
 
@@ -193,10 +200,12 @@ class SeqVAE(GenerativeModel):
             if z is None:
                 z = self.latent(n, gen)
             z = z.to(self.device)
+            u = None if self.tokens else self.series_noise(n, gen)
             chunks = []
             for i in range(0, n, batch_size):
                 zi = z[i:i + batch_size]
-                chunks.append((self._generate_tokens(zi, gen) if self.tokens else self._generate_series(zi)).cpu())
+                ui = None if u is None else u[i:i + batch_size]
+                chunks.append((self._generate_tokens(zi, gen) if self.tokens else self._generate_series(zi, ui)).cpu())
         x = torch.cat(chunks)
         if self.tokens:
             ends = (x == self.eos) | (x == self.pad)
