@@ -15,6 +15,11 @@ zeros for series) so that it must rely on z. The KL weight is annealed from
   means in [0, 1] and a learned standard deviation per feature; `sample`
   returns ``{"sequences": N x T x D}`` in original units (the decoder runs
   on its own mean predictions).
+- ``structure=vrnn`` (series only): a latent per time step with a learned
+  prior, the VRNN of Chung et al. 2015 (vrnn.py), for data whose dynamics one
+  code per sequence cannot carry (the day-to-day moves of stock prices). The
+  same Gaussian likelihood, KL annealing (on the summed per-step KL) and
+  sampling API; `encode` gives the per-step posterior means, flattened.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...data.sequences import decode_tokens, inverse_transform
-from ...errors import GenlabError
+from ...errors import ConfigError, GenlabError
 from ...modes import evaluating
 from ...nn.optim import adam
 from ...registry import FAMILIES
@@ -36,6 +41,7 @@ from ...viz import render_series, render_text
 from ..base import GenerativeModel
 from .config import SeqVAEConfig
 from .export import export_module
+from .vrnn import VRNN
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -59,6 +65,12 @@ class SeqVAE(GenerativeModel):
             self.steps, in_dim = int(data_info["seq_len"]), int(data_info["dim"])
             out_dim = in_dim
             self.log_sigma = nn.Parameter(torch.full((in_dim,), math.log(0.1)))
+        self.vrnn = None
+        if config.structure == "vrnn":
+            if self.tokens:
+                raise ConfigError("--structure vrnn models continuous series; for text use --structure global")
+            self.vrnn = VRNN(in_dim, config.hidden, config.latent_dim)
+            return
         self.encoder = cell(in_dim, config.hidden, config.layers, batch_first=True)
         self.to_latent = nn.Linear(config.hidden, 2 * config.latent_dim)
         self.from_latent = nn.Linear(config.latent_dim, config.hidden * config.layers)
@@ -67,6 +79,9 @@ class SeqVAE(GenerativeModel):
 
     # -- the model --------------------------------------------------------------------
     def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        if self.vrnn is not None:  # the per-step posteriors along the posterior-mean path, flattened
+            out = self.vrnn(x, sample=False)
+            return out["mu"].flatten(1), out["logvar"].flatten(1)
         if self.tokens:
             inp = self.embed(x)
             packed = nn.utils.rnn.pack_padded_sequence(inp, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -119,6 +134,9 @@ class SeqVAE(GenerativeModel):
 
     def forward_elbo(self, batch: dict[str, torch.Tensor]):
         x = batch["x"]
+        if self.vrnn is not None:
+            out = self.vrnn(x)
+            return self.log_likelihood(out["logits"], x), out["kl"]
         mu, logvar = self.encode(x, batch.get("length"))
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         out, _ = self.decode_steps(self.decoder_inputs(x), z)
@@ -148,6 +166,9 @@ class SeqVAE(GenerativeModel):
 
     # -- sampling -----------------------------------------------------------------------
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """N x latent_dim (one code per sequence), or N x T x latent_dim standard noise for a VRNN."""
+        if self.vrnn is not None:
+            return self.randn(n, self.steps, self.config.latent_dim, generator=generator)
         return self.randn(n, self.config.latent_dim, generator=generator)
 
     def _generate_tokens(self, z: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
@@ -175,6 +196,8 @@ class SeqVAE(GenerativeModel):
         return tokens
 
     def _generate_series(self, z: torch.Tensor) -> torch.Tensor:
+        if self.vrnn is not None:
+            return self.vrnn.generate(z)
         prev = z.new_zeros(z.shape[0], 1, self.out.out_features)
         state = None
         outs = []
@@ -206,6 +229,9 @@ class SeqVAE(GenerativeModel):
 
     def export_module(self, n: int = 2, seed: int = 0):
         """What `genlab export --format onnx` writes: the decoder run for every step (export.py)."""
+        if self.vrnn is not None:
+            raise GenlabError("ONNX export covers seqvae with --structure global; this model is a VRNN, sample it "
+                              "with `genlab sample` instead")
         return export_module(self, n, seed)
 
     def decode_text(self, tokens: torch.Tensor) -> list[str]:
@@ -219,6 +245,8 @@ class SeqVAE(GenerativeModel):
         """Decode the posterior means of a batch (characters are sampled with seed 0)."""
         with evaluating(self):
             batch = {k: v.to(self.device) for k, v in batch.items()}
+            if self.vrnn is not None:
+                return torch.sigmoid(self.vrnn(batch["x"], sample=False)["logits"]).cpu()
             mu, _ = self.encode(batch["x"], batch.get("length"))
             out = self._generate_tokens(mu, self.make_generator(0)) if self.tokens else self._generate_series(mu)
         return out.cpu()
