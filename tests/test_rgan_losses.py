@@ -57,7 +57,7 @@ def test_hinge_and_wasserstein_by_hand():
 def make(**options) -> tuple[RGAN, torch.Tensor]:
     torch.manual_seed(0)
     data = load_dataset("sines", n=64)
-    model = RGAN(RGANConfig(**SMALL, **options), data.info)
+    model = RGAN(RGANConfig(**{**SMALL, **options}), data.info)
     model.setup_training()
     return model, data.tensors["x"][:16]
 
@@ -114,3 +114,18 @@ def test_spectral_norm_reaches_the_lstm(one_thread):
     assert not hasattr(plain.discriminator.rnn, "parametrizations")
     logs = model.train_step({"x": real}, 0)
     assert math.isfinite(float(logs["loss_d"]))
+
+
+def test_init_state_from_the_per_sequence_noise(one_thread):
+    model, real = make(init_state=True, layers=2)
+    g = model.generator
+    z = model.latent(4)
+    h0, c0 = g.initial_state(z)
+    assert h0.shape == c0.shape == (2, 4, 16)
+    # computed by hand from the per-sequence noise (the last seq_latent_dim values, the same at every step)
+    hc = torch.tanh(z[:, 0, -8:] @ g.init_state.weight.T + g.init_state.bias).reshape(4, 2, 2, 16)
+    torch.testing.assert_close(h0, hc[:, 0].transpose(0, 1))
+    torch.testing.assert_close(c0, hc[:, 1].transpose(0, 1))
+    torch.testing.assert_close(g(z), torch.sigmoid(g.out(g.rnn(z, (h0, c0))[0])))
+    assert make()[0].generator.initial_state(z) is None  # off by default
+    assert math.isfinite(float(model.train_step({"x": real}, 0)["loss_g"]))

@@ -15,6 +15,8 @@ class RGANConfig(GANConfig):
     seq_latent_dim: int = option(
         8, help="noise values drawn once per sequence and fed at every step (0 = per-step noise only, as C-RNN-GAN)",
         min=0)
+    init_state: bool = option(
+        False, help="the per-sequence noise also sets the generator's initial LSTM state (a level from step 0)")
     hidden: int = option(64, help="LSTM units per generator layer", min=1)
     layers: int = option(2, help="generator LSTM layers", min=1, max=8)
     d_hidden: int = option(64, help="LSTM units per direction in the bidirectional discriminator", min=1)

@@ -3,7 +3,9 @@
 The generator reads a fresh noise vector at each of the T steps (and, with
 ``feedback``, its own previous output, as in C-RNN-GAN), next to a noise
 vector drawn once per sequence (``seq_latent_dim``; it lets the generator
-pick a sequence-wide level, e.g. a price range, without integrating noise),
+pick a sequence-wide level, e.g. a price range, without integrating noise;
+with ``init_state`` it also sets the LSTM's initial state, so that the level
+holds from the first step),
 and maps each LSTM output through a linear layer and a sigmoid to the
 [0, 1]-scaled features.
 The discriminator reads the sequence in both directions and scores it by the
@@ -41,7 +43,7 @@ from .embedding import SequenceEmbedding
 
 class SequenceGenerator(nn.Module):
     def __init__(self, latent: int, hidden: int, layers: int, out_dim: int, num_classes: int, label_dim: int,
-                 feedback: bool):
+                 feedback: bool, init_from: int = 0):
         super().__init__()
         self.embed = nn.Embedding(num_classes, label_dim) if num_classes else None
         self.feedback = feedback
@@ -49,16 +51,26 @@ class SequenceGenerator(nn.Module):
         self.rnn = nn.LSTM(in_dim, hidden, layers, batch_first=True)
         self.out = nn.Linear(hidden, out_dim)
         self.out_dim = out_dim
+        # the last `init_from` noise values (the per-sequence ones) also set the initial LSTM state
+        self.init_from = init_from
+        self.init_state = nn.Linear(init_from, 2 * layers * hidden) if init_from else None
+
+    def initial_state(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if self.init_state is None:
+            return None
+        layers, hidden = self.rnn.num_layers, self.rnn.hidden_size
+        hc = torch.tanh(self.init_state(z[:, 0, -self.init_from:])).reshape(z.shape[0], 2, layers, hidden)
+        return hc[:, 0].transpose(0, 1).contiguous(), hc[:, 1].transpose(0, 1).contiguous()
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         inp = z
         if self.embed is not None and labels is not None:
             inp = torch.cat([z, self.embed(labels)[:, None, :].expand(-1, z.shape[1], -1)], -1)
+        state = self.initial_state(z)
         if not self.feedback:
-            h, _ = self.rnn(inp)
+            h, _ = self.rnn(inp, state)
             return torch.sigmoid(self.out(h))
         prev = inp.new_zeros(inp.shape[0], 1, self.out_dim)
-        state = None
         outs = []
         for t in range(inp.shape[1]):
             h, state = self.rnn(torch.cat([inp[:, t:t + 1], prev], -1), state)
@@ -105,7 +117,8 @@ class RGAN(AdversarialModel):
         k = self.num_classes if self.conditional else 0
         self.seq_len, self.dim = int(data_info["seq_len"]), int(data_info["dim"])
         self.generator = SequenceGenerator(config.latent_dim + config.seq_latent_dim, config.hidden, config.layers, self.dim, k,
-                                           config.label_dim, config.feedback)
+                                           config.label_dim, config.feedback,
+                                           config.seq_latent_dim if config.init_state else 0)
         self.discriminator = SequenceDiscriminator(self.dim, config.d_hidden, config.d_layers, k, config.label_dim,
                                                    config.d_score, config.spectral_norm, config.spectral_norm_rnn)
         self.embedding = SequenceEmbedding(self.dim, config.embed_hidden) if config.supervised > 0 else None
