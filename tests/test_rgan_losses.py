@@ -89,7 +89,8 @@ def test_generator_terms_are_weighted_hand_computations(one_thread):
     assert all(p.grad is None for p in model.discriminator.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.generator.parameters())
     model._real = None
-    assert make()[0].extra_generator_loss(None, fake, None, {}) is None  # all off by default
+    off = dict(feature_matching=0, supervised=0, moment_matching=0)
+    assert make(**off)[0].extra_generator_loss(None, fake, None, {}) is None  # all three switched off
 
 
 def test_embedding_trains_in_the_step_and_reconstructs_better(one_thread):
@@ -129,3 +130,12 @@ def test_init_state_from_the_per_sequence_noise(one_thread):
     torch.testing.assert_close(g(z), torch.sigmoid(g.out(g.rnn(z, (h0, c0))[0])))
     assert make()[0].generator.initial_state(z) is None  # off by default
     assert math.isfinite(float(model.train_step({"x": real}, 0)["loss_g"]))
+
+
+def test_version_1_configs_load_with_the_terms_off():
+    from genlab.models.base import upgrade_config
+
+    old = {"family": "rgan", "config_version": 1, "config": {"hidden": 16}}
+    config = upgrade_config(RGAN, old)
+    assert config["feature_matching"] == config["supervised"] == config["moment_matching"] == 0.0
+    assert RGANConfig().feature_matching == RGANConfig().supervised == RGANConfig().moment_matching == 1.0

@@ -27,11 +27,11 @@ class RGANConfig(GANConfig):
     label_dim: int = option(8, help="size of the class embedding concatenated to the inputs (conditional data)", min=1)
     conditional: bool = option(True, help="condition on class labels when the data has them")
     feature_matching: float = option(
-        0.0, help="weight of feature matching on the discriminator's hidden states in G's loss (Mogren 2016)", min=0)
+        1.0, help="weight of feature matching on the discriminator's hidden states in G's loss (Mogren 2016)", min=0)
     supervised: float = option(
-        0.0, help="weight of TimeGAN's supervised next-step loss in a learned embedding space in G's loss", min=0)
+        1.0, help="weight of TimeGAN's supervised next-step loss in a learned embedding space in G's loss", min=0)
     moment_matching: float = option(
-        0.0, help="weight of TimeGAN's moment loss (batch means and standard deviations per step) in G's loss",
+        1.0, help="weight of TimeGAN's moment loss (batch means and standard deviations per step) in G's loss",
         min=0)
     embed_hidden: int = option(24, help="GRU units of the embedder, recovery and supervisor (--supervised)", min=1)
     spectral_norm_rnn: bool = option(

@@ -15,8 +15,8 @@ concatenated to the inputs of both networks at every step.
 
 Training is the shared GAN step of `AdversarialModel` with any objective in
 `genlab.losses` (``loss``; ``spectral_norm`` normalises D's head, and with
-``spectral_norm_rnn`` its LSTM weights too). Three optional terms join the
-generator's loss, each with its weight: ``feature_matching`` on D's hidden
+``spectral_norm_rnn`` its LSTM weights too). Three terms join the
+generator's loss, each with its weight (1 by default; 0 switches one off): ``feature_matching`` on D's hidden
 states, TimeGAN's ``supervised`` next-step loss in a learned embedding space
 (embedding.py; its networks train on the real batch first in each step) and
 TimeGAN's ``moment_matching``; `sample` returns ``{"sequences": N x T x D}`` in
@@ -109,6 +109,17 @@ class SequenceDiscriminator(nn.Module):
 class RGAN(AdversarialModel):
     Config = RGANConfig
     data_kinds = ("sequence",)
+    #: 2: feature matching, the supervised and the moment terms are on by default (weight 1)
+    config_version = 2
+
+    @classmethod
+    def migrate(cls, config: dict[str, Any], version: int) -> dict[str, Any]:
+        """Version 1 configs predate the auxiliary generator terms: they load with the terms off."""
+        config = dict(config)
+        if version < 2:
+            for key in ("feature_matching", "supervised", "moment_matching"):
+                config.setdefault(key, 0.0)
+        return config
 
     def __init__(self, config: RGANConfig, data_info: dict[str, Any]):
         super().__init__(config, data_info)
