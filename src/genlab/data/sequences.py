@@ -10,11 +10,16 @@
 - ``csv:PATH``: a multivariate time series, one row per time step, with a
   header. A column named date/time/timestamp (any case) orders the rows,
   oldest first, and is dropped; without one, the file's order is taken as
-  oldest first. Every other column must be numeric. Each feature is min-max
-  scaled to [0, 1] over the whole file (as in TimeGAN) and the series is cut
-  into sliding windows of ``seq_len`` steps (stride 1). The test split holds
-  the windows that lie wholly in the last 10% of the rows and the train split
-  those wholly in the first 90%, so no time step is in both.
+  oldest first. A column named id/series (or series_id, ...) splits the
+  file into several series of any lengths. Every other column must be
+  numeric; missing cells are filled (see `genlab.data.csv_table` for the
+  rules and the refusals). Each feature is min-max scaled to [0, 1] over the
+  whole file (as in TimeGAN) and each series is cut into sliding windows of
+  ``seq_len`` steps (stride 1) that never cross into another series. With one
+  series, the test split holds the windows that lie wholly in the last 10% of
+  the rows and the train split those wholly in the first 90%, so no time
+  step is in both; with several, series shorter than ``seq_len`` are
+  dropped and the last 10% of the others (at least one) are the test split.
 - ``words:PATH``: character-level words, one per line (default
   ``/usr/share/dict/american-english``). A line is kept when, stripped of
   white space, it consists of 1 to ``max_len`` lowercase ASCII letters a-z
@@ -29,10 +34,7 @@ scaler saved in ``info``). Token batches hold ``"x"`` as long B x L
 
 from __future__ import annotations
 
-import csv
-import math
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -42,12 +44,12 @@ import torch
 from ..errors import DataError
 from ..registry import DATASETS
 from .base import TensorData
+from .csv_table import read_csv_table
 
 DEFAULT_WORDS = "/usr/share/dict/american-english"
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = [PAD, BOS, EOS, UNK]
 WORD_RULE = re.compile(r"^[a-z]+$")
-DATE_NAMES = {"date", "time", "timestamp", "datetime", "day"}
 TEST_FRACTION = 0.1
 
 
@@ -174,69 +176,6 @@ def sines(root: str | None = None, split: str = "train", image_size: int | None 
 # CSV time series
 
 
-def _parse_date(text: str) -> float | None:
-    text = text.strip()
-    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d"):
-        try:
-            return datetime.strptime(text, fmt).timestamp()
-        except ValueError:
-            continue
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def read_csv_series(path: str | Path) -> tuple[np.ndarray, list[str], str | None]:
-    """Rows x features (float64), feature names, and the date column used to order rows (if any)."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"CSV file {str(p)!r} not found; pass csv:PATH with a CSV file that has a header row")
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if any(cell.strip() for cell in r)]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {p}: {exc}; pass a UTF-8 text CSV file") from None
-    if len(rows) < 2:
-        raise DataError(f"{p} has no data rows; it needs a header row and one row per time step")
-    header = [h.strip() for h in rows[0]]
-    body = rows[1:]
-    for i, r in enumerate(body, start=2):
-        if len(r) != len(header):
-            raise DataError(f"{p} line {i} has {len(r)} fields but the header has {len(header)}; fix the file")
-    date_col = next((j for j, h in enumerate(header) if h.lower() in DATE_NAMES), None)
-    order = None
-    if date_col is not None:
-        stamps = [_parse_date(r[date_col]) for r in body]
-        bad = next((i for i, s in enumerate(stamps) if s is None), None)
-        if bad is not None:
-            raise DataError(f"column {header[date_col]!r} of {p} holds {body[bad][date_col]!r} (line {bad + 2}), "
-                            f"not a date; use YYYY-MM-DD dates or rename the column")
-        order = np.argsort(np.asarray(stamps), kind="stable")
-    features = [j for j in range(len(header)) if j != date_col]
-    if not features:
-        raise DataError(f"{p} has no feature columns besides {header[date_col]!r}; add numeric columns")
-    values = np.empty((len(body), len(features)), dtype=np.float64)
-    for k, j in enumerate(features):
-        for i, r in enumerate(body):
-            cell = r[j].strip()
-            try:
-                v = float(cell)
-            except ValueError:
-                v = math.nan
-            if not math.isfinite(v):
-                raise DataError(f"column {header[j]!r} of {p} is not numeric (line {i + 2}: {cell!r}); "
-                                f"remove the column or fix the value")
-            values[i, k] = v
-    if order is not None:
-        values = values[order]
-    return values, [header[j] for j in features], header[date_col] if date_col is not None else None
-
-
 def sliding_windows(values: np.ndarray, seq_len: int) -> np.ndarray:
     """All windows of `seq_len` consecutive rows (stride 1): W x seq_len x D."""
     n = values.shape[0] - seq_len + 1
@@ -249,13 +188,14 @@ def sliding_windows(values: np.ndarray, seq_len: int) -> np.ndarray:
 @DATASETS.register("csv")
 def csv_series(path: str = "", root: str | None = None, split: str = "train", image_size: int | None = None,
                seq_len: int = 24, reverse: bool = False) -> SequenceData:
-    """Sliding windows of a CSV time series, min-max scaled per feature."""
+    """Sliding windows of a CSV time series (or of several, one per id), min-max scaled per feature."""
     _check_split(split, "csv")
     if not path:
         raise DataError("csv dataset needs a path: use csv:PATH")
-    values, columns, date_col = read_csv_series(path)
-    if reverse:
-        values = values[::-1].copy()
+    table = read_csv_table(path)
+    columns = table.columns
+    series = [s[::-1].copy() for s in table.series] if reverse else table.series
+    values = np.concatenate(series)
     lo, hi = values.min(0), values.max(0)
     with np.errstate(over="ignore"):
         overflow = ~np.isfinite(hi - lo)
@@ -265,14 +205,26 @@ def csv_series(path: str = "", root: str | None = None, split: str = "train", im
                         f"floating point; rescale the column (e.g. divide it by a large power of 10)")
     info_scaler = {"min": lo.tolist(), "max": hi.tolist(), "columns": columns}
     span = np.where(hi > lo, hi - lo, 1.0)
-    scaled = (values - lo) / span
-    cut = len(values) - max(1, int(round(TEST_FRACTION * len(values))))
-    part = scaled[:cut] if split == "train" else scaled[cut:]
-    windows = sliding_windows(part, seq_len)
+    scaled = [(s - lo) / span for s in series]
+    longest = max(len(s) for s in scaled)
+    usable = [s for s in scaled if len(s) >= seq_len]
+    if not usable and len(scaled) > 1:
+        raise DataError(f"no series in {path} has {seq_len} rows (the longest of {len(scaled)} has {longest}); "
+                        f"use a shorter --seq-len")
+    if len(scaled) == 1:  # one series: split in time, the last 10% of rows are the test split
+        cut = len(values) - max(1, int(round(TEST_FRACTION * len(values))))
+        parts = [scaled[0][:cut] if split == "train" else scaled[0][cut:]]
+    else:  # several: whole series are held out, the last 10% of those long enough for a window
+        n_test = max(1, int(round(TEST_FRACTION * len(usable)))) if len(usable) > 1 else 0
+        parts = usable[:len(usable) - n_test] if split == "train" else usable[len(usable) - n_test:]
+    windows = np.concatenate([sliding_windows(part, seq_len) for part in parts]) if parts else \
+        np.empty((0, seq_len, len(columns)))
     if len(windows) == 0:
         raise DataError(f"{path} has too few rows ({len(values)}) for windows of {seq_len} steps in the {split} split; "
                         f"use a shorter --seq-len or a longer series")
-    info = {"split": split, "columns": columns, "scaler": info_scaler, "date_column": date_col,
+    info = {"split": split, "columns": columns, "scaler": info_scaler, "date_column": table.date_column,
+            "series_column": table.group_column, "series": len(scaled), "short_series_dropped": len(scaled) - len(usable),
+            "filled_cells": table.filled,
             "source": {"loader": "csv", "path": str(Path(path).expanduser().resolve()), "seq_len": seq_len,
                        "reverse": reverse}}
     return _make_sequence_data(f"csv:{path}", windows, info)

@@ -10,6 +10,8 @@ from ...config import option
 
 @dataclass
 class SeqVAEConfig:
+    structure: Literal["global", "vrnn"] = option(
+        "global", help="one latent code per sequence (Bowman et al.) or one per time step (VRNN, series only)")
     cell: Literal["lstm", "gru"] = option("lstm", help="recurrent cell of encoder and decoder")
     hidden: int = option(128, help="units per recurrent layer", min=1)
     layers: int = option(1, help="recurrent layers in encoder and decoder", min=1, max=8)

@@ -17,6 +17,11 @@ zeros for series) so that it must rely on z. The KL weight is annealed from
   on its own mean predictions). One-hot groups of the data (music's pitch
   class) are categorical outputs instead, drawn when sampling
   (`genlab.nn.onehot`).
+- ``structure=vrnn`` (series without one-hot groups): a latent per time step with a learned
+  prior, the VRNN of Chung et al. 2015 (vrnn.py), for data whose dynamics one
+  code per sequence cannot carry (the day-to-day moves of stock prices). The
+  same Gaussian likelihood, KL annealing (on the summed per-step KL) and
+  sampling API; `encode` gives the per-step posterior means, flattened.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...data.sequences import decode_tokens, inverse_transform
-from ...errors import GenlabError
+from ...errors import ConfigError, GenlabError
 from ...modes import evaluating
 from ...nn.onehot import draw, log_likelihood, one_hot_groups
 from ...nn.optim import adam
@@ -39,6 +44,7 @@ from ...viz import render_series, render_text
 from ..base import GenerativeModel
 from .config import SeqVAEConfig
 from .export import export_module
+from .vrnn import VRNN
 
 
 @FAMILIES.register("seqvae")
@@ -61,6 +67,15 @@ class SeqVAE(GenerativeModel):
             out_dim = in_dim
             self.groups = one_hot_groups(data_info)
             self.log_sigma = nn.Parameter(torch.full((in_dim,), math.log(0.1)))
+        self.vrnn = None
+        if config.structure == "vrnn":
+            if self.tokens:
+                raise ConfigError("--structure vrnn models continuous series; for text use --structure global")
+            if self.groups:
+                raise ConfigError("--structure vrnn models continuous series, and this data has one-hot features "
+                                  "(music's pitch class); use --structure global")
+            self.vrnn = VRNN(in_dim, config.hidden, config.latent_dim)
+            return
         self.encoder = cell(in_dim, config.hidden, config.layers, batch_first=True)
         self.to_latent = nn.Linear(config.hidden, 2 * config.latent_dim)
         self.from_latent = nn.Linear(config.latent_dim, config.hidden * config.layers)
@@ -69,6 +84,9 @@ class SeqVAE(GenerativeModel):
 
     # -- the model --------------------------------------------------------------------
     def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        if self.vrnn is not None:  # the per-step posteriors along the posterior-mean path, flattened
+            out = self.vrnn(x, sample=False)
+            return out["mu"].flatten(1), out["logvar"].flatten(1)
         if self.tokens:
             inp = self.embed(x)
             packed = nn.utils.rnn.pack_padded_sequence(inp, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -119,6 +137,9 @@ class SeqVAE(GenerativeModel):
 
     def forward_elbo(self, batch: dict[str, torch.Tensor]):
         x = batch["x"]
+        if self.vrnn is not None:
+            out = self.vrnn(x)
+            return self.log_likelihood(out["logits"], x), out["kl"]
         mu, logvar = self.encode(x, batch.get("length"))
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         out, _ = self.decode_steps(self.decoder_inputs(x), z)
@@ -148,6 +169,9 @@ class SeqVAE(GenerativeModel):
 
     # -- sampling -----------------------------------------------------------------------
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """N x latent_dim (one code per sequence), or N x T x latent_dim standard noise for a VRNN."""
+        if self.vrnn is not None:
+            return self.randn(n, self.steps, self.config.latent_dim, generator=generator)
         return self.randn(n, self.config.latent_dim, generator=generator)
 
     def _generate_tokens(self, z: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
@@ -182,6 +206,8 @@ class SeqVAE(GenerativeModel):
 
     def _generate_series(self, z: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         """Run the decoder on its own outputs: means, and categories drawn with `u` (the most likely without)."""
+        if self.vrnn is not None:
+            return self.vrnn.generate(z)
         prev = z.new_zeros(z.shape[0], 1, self.out.out_features)
         state = None
         outs = []
@@ -215,6 +241,9 @@ class SeqVAE(GenerativeModel):
 
     def export_module(self, n: int = 2, seed: int = 0):
         """What `genlab export --format onnx` writes: the decoder run for every step (export.py)."""
+        if self.vrnn is not None:
+            raise GenlabError("ONNX export covers seqvae with --structure global; this model is a VRNN, sample it "
+                              "with `genlab sample` instead")
         return export_module(self, n, seed)
 
     def decode_text(self, tokens: torch.Tensor) -> list[str]:
@@ -228,6 +257,8 @@ class SeqVAE(GenerativeModel):
         """Decode the posterior means of a batch (characters are sampled with seed 0)."""
         with evaluating(self):
             batch = {k: v.to(self.device) for k, v in batch.items()}
+            if self.vrnn is not None:
+                return torch.sigmoid(self.vrnn(batch["x"], sample=False)["logits"]).cpu()
             mu, _ = self.encode(batch["x"], batch.get("length"))
             out = self._generate_tokens(mu, self.make_generator(0)) if self.tokens else self._generate_series(mu)
         return out.cpu()

@@ -1,0 +1,181 @@
+"""rgan and seqvae at their defaults on sines and stocks for a fixed wall budget, scored as TimeGAN does.
+
+For each (family, data, seed): ``genlab.train(FAMILY, data=DATA, minutes=MINUTES, seed=SEED)`` with
+nothing else set (``--set key=value`` changes an option for screening rows, under ``--label``), in
+``--threads`` threads; then ``--n`` generated windows (default: as many as the training windows,
+as in the paper) are scored against the training windows with genlab's TimeGAN scores
+(`genlab.seqmetrics.sequence_scores`: discriminative |accuracy - 0.5| of a 2-layer GRU classifier,
+predictive MAE on real windows of a GRU trained on generated ones) and the predictive score of the
+same GRU trained on the real windows (the floor a perfect generator reaches).
+
+Data: ``sines`` (built in) and the TimeGAN stock prices read through ``csv:PATH`` from
+``../shared/data/stocks/stock_data.csv`` (``--stocks``); the product never needs that file.
+
+Results merge into benchmarks/results/sequence_quality.json, one entry per (family, data, label,
+seed); the markdown table (mean ± sd over seeds, TimeGAN's published row beside) goes to
+benchmarks/results/sequence_quality.md. With ``--plots`` the first seed's run writes
+docs/seq/{family}-{data}-series.png (real windows beside samples) and -pca-tsne.png.
+
+    python benchmarks/sequence_quality.py --seeds 0,1,2                       # everything, 10 min each
+    python benchmarks/sequence_quality.py --only rgan/stocks --seeds 0 --plots
+    python benchmarks/sequence_quality.py --only seqvae/sines --minutes 2 --set structure=vrnn --label vrnn
+    python benchmarks/sequence_quality.py --table                             # only rewrite the table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results" / "sequence_quality.json"
+#: ../shared/data next to the repository (for a git worktree, next to one of its parent folders)
+STOCKS = next((p / "shared" / "data" / "stocks" / "stock_data.csv" for p in REPO.parents
+               if (p / "shared" / "data" / "stocks" / "stock_data.csv").is_file()),
+              REPO.parent / "shared" / "data" / "stocks" / "stock_data.csv")
+FAMILIES = ("rgan", "seqvae")
+DATA = ("sines", "stocks")
+#: Yoon et al. 2019, Table 2 (discriminative, predictive), as reprinted by later papers
+TIMEGAN = {"sines": (0.011, 0.093), "stocks": (0.102, 0.038)}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default="", help="comma-separated FAMILY/DATA pairs, e.g. rgan/sines (default: all four)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one run each")
+    p.add_argument("--minutes", type=float, default=10.0, help="wall-clock training budget of each run")
+    p.add_argument("--steps", type=int, default=None, help="a step budget instead of --minutes (screens, smoke tests)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option changed from its default (screening rows); repeatable")
+    p.add_argument("--label", default="defaults", help="name of this configuration in the results")
+    p.add_argument("--threads", type=int, default=1, help="torch threads for training and scoring")
+    p.add_argument("--n", type=int, default=0, help="windows scored (0 = all training windows)")
+    p.add_argument("--disc-steps", type=int, default=2000, help="steps of the discriminative classifier")
+    p.add_argument("--pred-steps", type=int, default=5000, help="steps of the predictive GRU (the paper's 5,000)")
+    p.add_argument("--stocks", default=str(STOCKS), help="the TimeGAN stock prices CSV")
+    p.add_argument("--runs", default="runs/sequence-quality", help="folder for the run folders")
+    p.add_argument("--plots", action="store_true", help="write docs plots from the first seed's run")
+    p.add_argument("--docs", default=str(REPO / "docs" / "seq"))
+    p.add_argument("--results", default=str(RESULTS))
+    p.add_argument("--table", action="store_true", help="only rewrite the markdown table from --results")
+    return p.parse_args(argv)
+
+
+def parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def data_spec(name: str, stocks: str) -> str:
+    return "sines" if name == "sines" else f"csv:{stocks}"
+
+
+def run_one(family: str, data: str, seed: int, args, options: dict) -> dict:
+    import genlab  # noqa: PLC0415
+    from genlab.data import load_dataset  # noqa: PLC0415
+    from genlab.seqmetrics import plot_pca_tsne, sequence_scores  # noqa: PLC0415
+    from genlab.viz import plot_real_vs_generated  # noqa: PLC0415
+
+    spec = data_spec(data, args.stocks)
+    train = load_dataset(spec)  # outside the clock; the Trainer loads it again (cached files, fast)
+    run = Path(args.runs) / f"{family}-{data}-{args.label.replace(' ', '_')}-seed{seed}"
+    budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
+    shutil.rmtree(run, ignore_errors=True)  # a fresh run each time
+    t0, c0 = time.time(), time.process_time()
+    result = genlab.train(family, data=spec, out=run, seed=seed, log_every=200, sample_every=0,
+                          checkpoint_every=0, tensorboard=False, progress=False,
+                          **budget, **options)
+    wall, cpu = time.time() - t0, time.process_time() - c0
+    model = genlab.load(run)
+    real = train.tensors["x"]
+    n = min(args.n or len(real), len(real))
+    gen = torch.Generator().manual_seed(seed)
+    real = real[torch.randperm(len(real), generator=gen)[:n]]
+    fake = model.sample(n, seed=seed, scaled=True)["sequences"]
+    t1 = time.time()
+    scores = sequence_scores(real, fake, seed=seed, disc_steps=args.disc_steps, pred_steps=args.pred_steps,
+                             baseline=True)
+    row = {"family": family, "data": data, "label": args.label, "seed": seed, "options": options,
+           "budget": budget, "steps": result.step, "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
+           "score_s": round(time.time() - t1, 1), "n": n, "threads": args.threads,
+           "disc_steps": args.disc_steps, "pred_steps": args.pred_steps, **scores,
+           "load_avg_1min_after": os.getloadavg()[0], "machine": f"{platform.machine()} {os.cpu_count()} cores",
+           "torch": torch.__version__, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if args.plots and seed == int(args.seeds.split(",")[0]):
+        docs = Path(args.docs)
+        tag = f"{family}-{data}"
+        plot_real_vs_generated(train.inverse_transform(real[:4]), model.sample(4, seed=seed)["sequences"],
+                               docs / f"{tag}-series.png", train.columns, n=4, title=f"{tag}: real (top) vs {family}")
+        plot_pca_tsne(real, fake, docs / f"{tag}-pca-tsne.png", n=min(n, 1000), seed=seed, title=tag)
+    return row
+
+
+def key(row: dict) -> str:
+    return f"{row['family']}/{row['data']}/{row['label']}/seed{row['seed']}"
+
+
+def mean_sd(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def table(rows: dict) -> str:
+    """Markdown: one line per (data, family, label), mean ± sd over seeds, TimeGAN's row per data set."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows.values():
+        groups.setdefault((row["data"], row["family"], row["label"]), []).append(row)
+    lines = ["| data | model | configuration | budget | seeds | steps | discriminative | predictive "
+             "| predictive, real data (floor) |", "|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for data in DATA:
+        for (d, family, label), group in sorted(groups.items()):
+            if d != data:
+                continue
+            b = group[0]["budget"]
+            budget = f"{b['minutes']:g} min" if "minutes" in b else f"{b['steps']} steps"
+            steps = round(statistics.mean(r["steps"] for r in group))
+            lines.append(f"| {data} | {family} | {label} | {budget} | {len(group)} | {steps:,} "
+                         f"| {mean_sd([r['discriminative'] for r in group])} "
+                         f"| {mean_sd([r['predictive'] for r in group])} "
+                         f"| {mean_sd([r['predictive_real'] for r in group])} |")
+        disc, pred = TIMEGAN[data]
+        lines.append(f"| {data} | TimeGAN (Yoon et al. 2019, Table 2) | - | - | - | - | {disc:.3f} | {pred:.3f} | - |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    results_path = Path(args.results)
+    rows = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    if not args.table:
+        torch.set_num_threads(args.threads)
+        options = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
+        pairs = [p.split("/") for p in args.only.split(",") if p] or [[f, d] for d in DATA for f in FAMILIES]
+        for family, data in pairs:
+            if family not in FAMILIES or data not in DATA:
+                raise SystemExit(f"unknown pair {family}/{data}; families {FAMILIES}, data {DATA}")
+            for seed in (int(s) for s in args.seeds.split(",")):
+                row = run_one(family, data, seed, args, options)
+                rows[key(row)] = row
+                results_path.parent.mkdir(parents=True, exist_ok=True)
+                results_path.write_text(json.dumps(rows, indent=1) + "\n")
+                print(json.dumps({k: row[k] for k in ("family", "data", "label", "seed", "steps", "discriminative",
+                                                      "predictive", "predictive_real")}), flush=True)
+    md = table(rows)
+    results_path.with_suffix(".md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

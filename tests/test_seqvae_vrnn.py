@@ -1,0 +1,65 @@
+"""SeqVAE with a latent per time step (VRNN): the per-step KL by hand, causality of the per-step
+latents, real training steps on sines, the save/load round trip, refusals."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from genlab.data import load_dataset
+from genlab.errors import GenlabError
+from genlab.models.seqvae import SeqVAE, SeqVAEConfig
+from genlab.models.seqvae.vrnn import gaussian_kl
+
+from .test_sequences_data import check_sequence_family
+
+SMALL = dict(hidden=24, latent_dim=4, structure="vrnn")
+
+
+def test_gaussian_kl_by_hand():
+    mu_q, logvar_q = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 0.0]])
+    mu_p, logvar_p = torch.tensor([[0.0, 0.0]]), torch.tensor([[math.log(4.0), 0.0]])
+    # first axis: 0.5 (ln 4 - 0 + (1 + 1) / 4 - 1); second: identical Gaussians, 0
+    expected = 0.5 * (math.log(4.0) + 0.5 - 1)
+    assert gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).item() == pytest.approx(expected)
+    assert gaussian_kl(mu_p, logvar_p, mu_p, logvar_p).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_vrnn_trains_and_its_latents_act_per_step(one_thread):
+    torch.manual_seed(0)
+    data = load_dataset("sines", n=200)
+    model = SeqVAE(SeqVAEConfig(**SMALL, anneal="none"), data.info)
+    model.setup_training()
+    batch = {"x": data.tensors["x"][:64]}
+    first = model.train_step(batch, 0)
+    for step in range(1, 40):
+        last = model.train_step(batch, step)
+    assert last["loss"] < first["loss"] and math.isfinite(float(last["kl"]))
+    ll, kl = model.forward_elbo(batch)
+    assert ll.shape == kl.shape == (64,) and (kl >= 0).all()
+    # the noise of step 10 moves steps 10.. and leaves steps 0..9 alone
+    z = model.latent(5, torch.Generator().manual_seed(0))
+    assert z.shape == (5, 24, 4)
+    a = model.sample(5, z=z, scaled=True)["sequences"]
+    z[:, 10] += 1.0
+    b = model.sample(5, z=z, scaled=True)["sequences"]
+    assert torch.equal(a[:, :10], b[:, :10]) and not torch.allclose(a[:, 10:], b[:, 10:])
+    mu, logvar = model.encode(batch["x"][:3])
+    assert mu.shape == logvar.shape == (3, 24 * 4)
+    assert model.reconstruct(batch).shape == (64, 24, 5)
+
+
+def test_vrnn_family_check_on_sines(tmp_path, one_thread):
+    model = check_sequence_family("seqvae", tmp_path, "sines", **SMALL)
+    assert model.vrnn is not None
+
+
+def test_vrnn_refuses_text_and_onnx():
+    info = load_dataset("sines", n=20).info
+    with pytest.raises(GenlabError, match="--structure global"):
+        SeqVAE(SeqVAEConfig(**SMALL), info | {"kind": "tokens", "vocab": ["a"], "pad": 0, "bos": 0, "eos": 0,
+                                              "unk": 0, "max_len": 4})
+    with pytest.raises(GenlabError, match="VRNN"):
+        SeqVAE(SeqVAEConfig(**SMALL), info).export_module()
