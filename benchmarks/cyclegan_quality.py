@@ -58,15 +58,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def parse_value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
-
-
 def cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -146,8 +137,9 @@ def main(argv=None) -> int:
     path = Path(args.results)
     if not args.doc:
         torch.set_num_threads(args.threads)
-        options = dict(item.split("=", 1) for item in args.set)
-        options = {k.replace("-", "_"): parse_value(v) for k, v in options.items()}
+        from set_options import set_options  # noqa: PLC0415 - beside this script
+
+        options = set_options(args.set)
         runs = load_results(path)
         for seed in (int(s) for s in args.seeds.split(",")):
             entry = one_run(args.task, seed, args, options)

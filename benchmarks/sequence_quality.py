@@ -30,10 +30,14 @@ import os
 import platform
 import shutil
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # set_options.py beside this script (also when loaded by path)
+from set_options import set_options  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -68,13 +72,6 @@ def parse_args(argv=None):
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--table", action="store_true", help="only rewrite the markdown table from --results")
     return p.parse_args(argv)
-
-
-def parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def data_spec(name: str, stocks: str) -> str:
@@ -160,7 +157,7 @@ def main(argv=None) -> None:
     rows = json.loads(results_path.read_text()) if results_path.is_file() else {}
     if not args.table:
         torch.set_num_threads(args.threads)
-        options = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
+        options = set_options(args.set)
         pairs = [p.split("/") for p in args.only.split(",") if p] or [[f, d] for d in DATA for f in FAMILIES]
         for family, data in pairs:
             if family not in FAMILIES or data not in DATA:
