@@ -91,6 +91,7 @@ class Trainer:
         check_precision(model, config, self.device)  # before any work
         self.rundir = RunDir(self.run_dir)
         self.step = 0
+        self.planned_steps: int | None = None  # set when training starts (_fit)
         self.rank, self.world_size = 0, 1
         self.trackers: Trackers | None = None
         self.history: list[dict[str, Any]] = []
@@ -331,6 +332,8 @@ class Trainer:
         iterator, stored = self._setup()
         model = self.model
         total = self.total_steps(iterator)
+        #: the steps this run will take when its settings fix them (--steps, --epochs); None for --minutes
+        self.planned_steps = None if total == sys.maxsize else total
         deadline = time.monotonic() + 60 * c.minutes if c.minutes is not None else math.inf
         preview_batch = self.data.to_model({k: v[: c.grid_size] for k, v in stored.items()})
         for cb in self.callbacks:

@@ -5,14 +5,14 @@ Automatic (`auto_decay`, the default, when `decay_steps` is 0): the paper's
 shape over the run's own length, held for the first half and decayed over the
 second, whenever the length is known when training starts (``--steps``, or
 ``--epochs`` over the data); a run limited only by ``--minutes`` keeps a
-constant rate. The `RunLength` callback tells the model that length; it is
-worked out again from the same settings when a run resumes.
+constant rate. The `RunLength` callback passes the trainer's own count of
+the run's steps (`Trainer.planned_steps`, the one its progress line shows)
+to the model; a resumed run counts again from the same settings.
 """
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..callbacks import Callback
 
@@ -31,19 +31,10 @@ def lr_factor(step: int, decay_start: int, decay_steps: int, run_steps: int | No
     return max(0.0, 1.0 - (step - decay_start) / decay_steps)
 
 
-def run_length(trainer: Any) -> int | None:
-    """Steps the run will take, if its settings say (--steps, or --epochs over the data)."""
-    c = trainer.config
-    if getattr(c, "steps", None):
-        return int(c.steps)
-    if getattr(c, "epochs", None):
-        per_epoch = len(trainer.data) // (c.batch_size * getattr(trainer, "world_size", 1))
-        return max(1, math.ceil(c.epochs * max(1, per_epoch)))
-    return None
-
-
 class RunLength(Callback):
-    """Sets ``model.run_steps`` from the trainer's settings when training starts."""
+    """Sets ``model.run_steps`` to the trainer's planned steps when training starts, if --steps or --epochs set
+    them (a run given neither trains the trainer's default number of steps at a constant rate)."""
 
     def on_train_start(self, trainer: "Trainer") -> None:
-        trainer.model.run_steps = run_length(trainer)
+        c = trainer.config
+        trainer.model.run_steps = trainer.planned_steps if (c.steps or c.epochs) else None
