@@ -92,7 +92,8 @@ def test_two_workers_killed_and_resumed_store_four_trials_once(killed_and_resume
     assert len({o.split(":")[1] for o in owners}) == 2
     trials = load_trials(r["dir"] / "study.db", "sw")
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
-    assert all(t.state.name == "COMPLETE" and t.value is not None for t in trials)
+    assert all(t.state.name == "COMPLETE" and t.value is not None for t in trials), (
+        f"states {[(t.number, t.state.name, t.value) for t in trials]}; the rerun said:\n{second.stderr[-3000:]}")
     # finished trials were not run again: same value, same completion time, same log
     by_number = {t.number: t for t in trials}
     for number, (value, completed, log) in r["finished"].items():
