@@ -20,6 +20,9 @@
   the rows and the train split those wholly in the first 90%, so no time
   step is in both; with several, series shorter than ``seq_len`` are
   dropped and the last 10% of the others (at least one) are the test split.
+  For both ``sines`` and ``csv:``, ``split="all"`` (``--split all``) holds
+  every sequence, for protocols that train and score on the same data, as
+  TimeGAN's benchmark does.
 - ``words:PATH``: character-level words, one per line (default
   ``/usr/share/dict/american-english``). A line is kept when, stripped of
   white space, it consists of 1 to ``max_len`` lowercase ASCII letters a-z
@@ -136,9 +139,10 @@ def _make_sequence_data(name: str, windows: np.ndarray, info: dict[str, Any],
     return SequenceData(name, tensors, info)
 
 
-def _check_split(split: str, name: str) -> None:
-    if split not in ("train", "test"):
-        raise DataError(f"unknown split {split!r} for {name}; valid splits: train, test")
+def _check_split(split: str, name: str, all_ok: bool = False) -> None:
+    valid = ("train", "test", "all") if all_ok else ("train", "test")
+    if split not in valid:
+        raise DataError(f"unknown split {split!r} for {name}; valid splits: {', '.join(valid)}")
 
 
 # ---------------------------------------------------------------------------
@@ -149,7 +153,7 @@ def _check_split(split: str, name: str) -> None:
 def sines(root: str | None = None, split: str = "train", image_size: int | None = None, n: int = 10000,
           seq_len: int = 24, dim: int = 5, classes: int = 0, seed: int = 0) -> SequenceData:
     """TimeGAN's multivariate sines: n sequences of seq_len steps and dim features in [0, 1]."""
-    _check_split(split, "sines")
+    _check_split(split, "sines", all_ok=True)
     if n < 10 or seq_len < 2 or dim < 1:
         raise DataError(f"sines needs n >= 10, seq_len >= 2 and dim >= 1 (got n={n}, seq_len={seq_len}, dim={dim})")
     rng = np.random.default_rng(seed)
@@ -165,7 +169,7 @@ def sines(root: str | None = None, split: str = "train", image_size: int | None 
     phase = rng.uniform(0, 0.1, size=(n, dim))
     data = (np.sin(freq[:, None, :] * t[None, :, None] + phase[:, None, :]) + 1) / 2
     cut = n - max(1, int(round(TEST_FRACTION * n)))
-    part = slice(0, cut) if split == "train" else slice(cut, n)
+    part = {"train": slice(0, cut), "test": slice(cut, n), "all": slice(0, n)}[split]
     info = {"split": split, "columns": [f"feature{i}" for i in range(dim)],
             "scaler": {"min": [0.0] * dim, "max": [1.0] * dim, "columns": [f"feature{i}" for i in range(dim)]},
             "source": {"loader": "sines", "n": n, "seq_len": seq_len, "dim": dim, "classes": classes, "seed": seed}}
@@ -189,7 +193,7 @@ def sliding_windows(values: np.ndarray, seq_len: int) -> np.ndarray:
 def csv_series(path: str = "", root: str | None = None, split: str = "train", image_size: int | None = None,
                seq_len: int = 24, reverse: bool = False) -> SequenceData:
     """Sliding windows of a CSV time series (or of several, one per id), min-max scaled per feature."""
-    _check_split(split, "csv")
+    _check_split(split, "csv", all_ok=True)
     if not path:
         raise DataError("csv dataset needs a path: use csv:PATH")
     table = read_csv_table(path)
@@ -211,7 +215,9 @@ def csv_series(path: str = "", root: str | None = None, split: str = "train", im
     if not usable and len(scaled) > 1:
         raise DataError(f"no series in {path} has {seq_len} rows (the longest of {len(scaled)} has {longest}); "
                         f"use a shorter --seq-len")
-    if len(scaled) == 1:  # one series: split in time, the last 10% of rows are the test split
+    if split == "all":  # every window of every series (TimeGAN trains and scores on the same windows)
+        parts = usable
+    elif len(scaled) == 1:  # one series: split in time, the last 10% of rows are the test split
         cut = len(values) - max(1, int(round(TEST_FRACTION * len(values))))
         parts = [scaled[0][:cut] if split == "train" else scaled[0][cut:]]
     else:  # several: whole series are held out, the last 10% of those long enough for a window

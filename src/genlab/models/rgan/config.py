@@ -30,13 +30,14 @@ class RGANConfig(GANConfig):
         "sample", help="one-hot features (music's pitch class): drawn from the generator's softmax with latent noise, "
                        "or its most likely category")
     feature_matching: float = option(
-        0.0, help="weight of feature matching on the discriminator's hidden states in G's loss (Mogren 2016); "
-                  "1 is what the 1-minute screens tried", min=0)
+        1.0, help="weight of feature matching on the discriminator's hidden states in G's loss (Mogren 2016; "
+                  "0 = off)", min=0)
     supervised: float = option(
-        0.0, help="weight of TimeGAN's supervised next-step loss in a learned embedding space in G's loss", min=0)
-    moment_matching: float = option(
-        0.0, help="weight of TimeGAN's moment loss (batch means and standard deviations per step) in G's loss",
+        1.0, help="weight of TimeGAN's supervised next-step loss in a learned embedding space in G's loss (0 = off)",
         min=0)
+    moment_matching: float = option(
+        1.0, help="weight of TimeGAN's moment loss (batch means and standard deviations per step) in G's loss "
+                  "(0 = off)", min=0)
     embed_hidden: int = option(24, help="GRU units of the embedder, recovery and supervisor (--supervised)", min=1)
     spectral_norm_rnn: bool = option(
         False, help="with --spectral-norm, also normalise the discriminator's LSTM weight matrices")

@@ -19,10 +19,11 @@ concatenated to the inputs of both networks at every step.
 Training is the shared GAN step of `AdversarialModel` with any objective in
 `genlab.losses` (``loss``; ``spectral_norm`` normalises D's head, and with
 ``spectral_norm_rnn`` its LSTM weights too). Three optional terms join the
-generator's loss, each with its weight (0, off, by default): ``feature_matching`` on D's hidden
-states, TimeGAN's ``supervised`` next-step loss in a learned embedding space
-(embedding.py; its networks train on the real batch first in each step) and
-TimeGAN's ``moment_matching``; `sample` returns ``{"sequences": N x T x D}`` in
+generator's loss, each with its weight (1 by default, 0 turns it off; chosen by
+benchmarks/sequence_quality.py): ``feature_matching`` on D's hidden states, TimeGAN's
+``supervised`` next-step loss in a learned embedding space (embedding.py; its
+networks train on the real batch first in each step) and TimeGAN's
+``moment_matching``; `sample` returns ``{"sequences": N x T x D}`` in
 the data's original units (``scaled=True`` gives the [0, 1] values).
 """
 
@@ -122,6 +123,17 @@ class SequenceDiscriminator(nn.Module):
 class RGAN(AdversarialModel):
     Config = RGANConfig
     data_kinds = ("sequence",)
+    config_version = 2
+
+    @classmethod
+    def migrate(cls, config: dict[str, Any], version: int) -> dict[str, Any]:
+        """Version 1 had the three generator terms off by default: a run that did not name them keeps them off."""
+        config = dict(config)
+        if version < 2:
+            for key in ("feature_matching", "supervised", "moment_matching"):
+                config.setdefault(key, 0.0)
+        return config
+
     def __init__(self, config: RGANConfig, data_info: dict[str, Any]):
         super().__init__(config, data_info)
         # conditional only when asked for and the data has labels
