@@ -78,6 +78,22 @@ def test_several_series_of_different_lengths(tmp_path):
     assert orig[0].round().tolist() == [0, 1, 2, 3, 4] and orig[-1].round().tolist() == [203, 204, 205, 206, 207]
     assert test.inverse_transform(test.tensors["x"])[0, :, 0].round().tolist() == [300, 301, 302, 303, 304]
     assert "longest of 4 has 12" in refused(f"csv:{path}", seq_len=13)
+    # split "all" (TimeGAN's protocol): every window of every long-enough series, in series order
+    every = load_dataset(f"csv:{path}", split="all", seq_len=5)
+    assert len(every) == len(train) + len(test)
+    assert torch.equal(every.tensors["x"], torch.cat([train.tensors["x"], test.tensors["x"]]))
+
+
+def test_split_all_of_one_series_and_of_sines(tmp_path):
+    path = write(tmp_path / "one.csv", "v,w\n" + "\n".join(f"{t},{t % 3}" for t in range(60)) + "\n")
+    train, test, every = (load_dataset(f"csv:{path}", split=s, seq_len=4) for s in ("train", "test", "all"))
+    # 60 rows, the last 6 held out: 51 + 3 windows in the splits, 57 in all (3 cross the cut)
+    assert (len(train), len(test), len(every)) == (51, 3, 57)
+    assert torch.equal(every.tensors["x"][:51], train.tensors["x"])
+    assert torch.equal(every.tensors["x"][-3:], test.tensors["x"])
+    sin_train, sin_test, sin_all = (load_dataset("sines", split=s, n=50) for s in ("train", "test", "all"))
+    assert torch.equal(sin_all.tensors["x"], torch.cat([sin_train.tensors["x"], sin_test.tensors["x"]]))
+    assert "valid splits: train, test, all" in refused("sines", split="validation")
 
 
 def test_text_and_bad_cells_are_refused_in_one_line(tmp_path):

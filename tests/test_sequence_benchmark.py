@@ -21,11 +21,16 @@ def test_sequence_quality_benchmark_smoke(tmp_path, one_thread):
                 "--stocks", str(stocks_csv()), "--runs", str(tmp_path / "runs"), "--results", str(results),
                 "--plots", "--docs", str(tmp_path / "docs"), "--set", "hidden=16", "--label", "tiny"])
     rows = json.loads(results.read_text())
-    assert sorted(rows) == [f"{f}/{d}/tiny/seed0" for f in ("rgan", "seqvae") for d in ("sines", "stocks")]
+    assert sorted(rows) == [f"{f}/{d}/tiny/timegan/seed0" for f in ("rgan", "seqvae") for d in ("sines", "stocks")]
     for row in rows.values():
         assert row["steps"] == 3 and row["n"] == 64 and row["options"] == {"hidden": 16}
+        assert row["protocol"] == "timegan"
         assert 0 <= row["discriminative"] <= 0.5 and 0 < row["predictive"] < 1 and 0 < row["predictive_real"] < 1
     md = results.with_suffix(".md").read_text()
-    assert md.count("| tiny |") == 4 and "| sines | TimeGAN (Yoon et al. 2019, Table 2) |" in md
+    assert md.count("| tiny |") == 4 and "| sines | timegan | TimeGAN (Yoon et al. 2019, Table 2) |" in md
+    # TimeGAN's preparation: the stock file's rows flipped, the header kept
+    original = stocks_csv().read_text().split()
+    flipped = (tmp_path / "runs" / "stock_data_flipped.csv").read_text().split()
+    assert flipped[0] == original[0] and flipped[1:] == original[1:][::-1]
     assert len(list((tmp_path / "docs").glob("*-series.png"))) == 4
     assert len(list((tmp_path / "docs").glob("*-pca-tsne.png"))) == 4
