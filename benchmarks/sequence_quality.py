@@ -28,7 +28,7 @@ docs/seq/{family}-{data}-series.png (real windows beside samples) and -pca-tsne.
     python benchmarks/sequence_quality.py --seeds 0,1,2                       # everything, 10 min each
     python benchmarks/sequence_quality.py --only rgan/stocks --seeds 0 --plots
     python benchmarks/sequence_quality.py --only seqvae/sines --minutes 2 --set structure=vrnn --label vrnn
-    python benchmarks/sequence_quality.py --table                             # only rewrite the table
+    python benchmarks/sequence_quality.py --table --readme                    # only rewrite the tables
 """
 
 from __future__ import annotations
@@ -84,6 +84,8 @@ def parse_args(argv=None):
     p.add_argument("--docs", default=str(REPO / "docs" / "seq"))
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--table", action="store_true", help="only rewrite the markdown table from --results")
+    p.add_argument("--readme", action="store_true",
+                   help="also write the README's sequence table (TimeGAN protocol, label 'defaults') from --results")
     return p.parse_args(argv)
 
 
@@ -177,6 +179,27 @@ def table(rows: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def readme_table(rows: dict) -> str:
+    """The README's block: each family at its defaults under TimeGAN's protocol, beside the paper's rows."""
+    picked = {k: r for k, r in rows.items() if r.get("protocol") == "timegan" and r["label"] == "defaults"
+              and r["budget"].get("minutes")}
+    lines = ["| data | model | seeds | steps | discriminative | predictive |", "|---|---|---:|---:|---:|---:|"]
+    for data in DATA:
+        floors = [r["predictive_real"] for r in picked.values() if r["data"] == data]
+        for family in FAMILIES:
+            group = [r for r in picked.values() if r["data"] == data and r["family"] == family]
+            if group:
+                steps = round(statistics.mean(r["steps"] for r in group))
+                lines.append(f"| {data} | {family}, {group[0]['budget']['minutes']:g} min | {len(group)} | {steps:,} "
+                             f"| {mean_sd([r['discriminative'] for r in group])} "
+                             f"| {mean_sd([r['predictive'] for r in group])} |")
+        if floors:
+            lines.append(f"| {data} | real windows (predictive floor) | {len(floors)} | - | - | {mean_sd(floors)} |")
+        disc, pred = TIMEGAN[data]
+        lines.append(f"| {data} | TimeGAN (paper, Table 2; floor {REAL_FLOOR[data]:.3f}) | - | - | {disc:.3f} | {pred:.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     results_path = Path(args.results)
@@ -198,6 +221,11 @@ def main(argv=None) -> None:
     md = table(rows)
     results_path.with_suffix(".md").write_text(md)
     print(md)
+    if args.readme:
+        from readme_block import replace_block  # noqa: PLC0415
+
+        replace_block(REPO / "README.md", "<!-- sequence-table: written by benchmarks/sequence_quality.py --readme -->",
+                      "<!-- /sequence-table -->", readme_table(rows))
 
 
 if __name__ == "__main__":
