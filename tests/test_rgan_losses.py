@@ -89,7 +89,9 @@ def test_generator_terms_are_weighted_hand_computations(one_thread):
     assert all(p.grad is None for p in model.discriminator.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.generator.parameters())
     model._real = None
-    assert make()[0].extra_generator_loss(None, fake, None, {}) is None  # all off by default
+    off = make(feature_matching=0, supervised=0, moment_matching=0)[0]
+    off._real = (real, None)
+    assert off.extra_generator_loss(None, fake, None, {}) is None and off.embedding is None  # weight 0: off
 
 
 def test_embedding_trains_in_the_step_and_reconstructs_better(one_thread):
