@@ -24,7 +24,7 @@ def bomb_png(path: Path, width: int = 20000, height: int = 20000) -> Path:
 
 #: 342 bytes of nested anchors (nine-fold aliases, nine levels): 9**9 (387 million) strings once expanded
 YAML_BOMB = "\n".join(
-    [f'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     + [f"{c}: &{c} [{','.join(['*' + p] * 9)}]" for p, c in zip("abcdefg", "bcdefgh")]
     + [f"lr_g: [{','.join(['*h'] * 9)}]"]
 ) + "\n"
