@@ -84,6 +84,9 @@ def parse_args(argv=None):
     p.add_argument("--docs", default=str(REPO / "docs" / "seq"))
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--table", action="store_true", help="only rewrite the markdown table from --results")
+    p.add_argument("--rescore", action="store_true",
+                   help="score the existing runs of these rows again (no training) with today's sampling defaults, "
+                        "e.g. a latent sampler added after they trained")
     p.add_argument("--readme", action="store_true",
                    help="also write the README's sequence table (TimeGAN protocol, label 'defaults') from --results")
     return p.parse_args(argv)
@@ -102,8 +105,10 @@ def data_spec(name: str, args) -> str:
     return f"csv:{flipped}"
 
 
-def run_one(family: str, data: str, seed: int, args, options: dict) -> dict:
+def run_one(family: str, data: str, seed: int, args, options: dict, old: dict | None = None) -> dict:
+    """Train (or, with `old` and ``--rescore``, reload that row's run) and score; returns the result row."""
     import genlab  # noqa: PLC0415
+    from genlab.capabilities import LatentSamplers  # noqa: PLC0415
     from genlab.data import load_dataset  # noqa: PLC0415
     from genlab.seqmetrics import plot_pca_tsne, sequence_scores  # noqa: PLC0415
     from genlab.viz import plot_real_vs_generated  # noqa: PLC0415
@@ -112,14 +117,23 @@ def run_one(family: str, data: str, seed: int, args, options: dict) -> dict:
     split = "all" if args.protocol == "timegan" else "train"
     train = load_dataset(spec, split=split)  # outside the clock; the Trainer loads it again (cached files, fast)
     run = Path(args.runs) / f"{family}-{data}-{args.label.replace(' ', '_')}-{args.protocol}-seed{seed}"
-    budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
-    shutil.rmtree(run, ignore_errors=True)  # a fresh run each time
-    t0, c0 = time.time(), time.process_time()
-    result = genlab.train(family, data=spec, split=split, out=run, seed=seed, log_every=200, sample_every=0,
-                          checkpoint_every=0, tensorboard=False, progress=False,
-                          **budget, **options)
-    wall, cpu = time.time() - t0, time.process_time() - c0
-    model = genlab.load(run)
+    if old is None:
+        budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
+        shutil.rmtree(run, ignore_errors=True)  # a fresh run each time
+        t0, c0 = time.time(), time.process_time()
+        result = genlab.train(family, data=spec, split=split, out=run, seed=seed, log_every=200, sample_every=0,
+                              checkpoint_every=0, tensorboard=False, progress=False,
+                              **budget, **options)
+        trained = {"budget": budget, "steps": result.step, "train_wall_s": round(time.time() - t0, 1),
+                   "train_cpu_s": round(time.process_time() - c0, 1)}
+        model = genlab.load(run)
+    else:  # the same weights, scored with today's sampling defaults (a sampler is fitted after training)
+        trained = {k: old[k] for k in ("budget", "steps", "train_wall_s", "train_cpu_s")}
+        trained["rescored"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        model = genlab.load(run)
+        if isinstance(model, LatentSamplers) and "sampler" not in options:
+            model.config.sampler = type(model.config)().sampler
+            model.finish_training(train)  # what the end of training does today: fit the mixture if configured
     real = train.tensors["x"]
     n = min(args.n or len(real), len(real))
     gen = torch.Generator().manual_seed(seed)
@@ -128,13 +142,18 @@ def run_one(family: str, data: str, seed: int, args, options: dict) -> dict:
     t1 = time.time()
     scores = sequence_scores(real, fake, seed=seed, disc_steps=args.disc_steps, pred_steps=args.pred_steps,
                              baseline=True)
+    if isinstance(model, LatentSamplers):
+        scores["sampler"] = model.sampler_in_use()
+        if scores["sampler"] != "prior":  # the same weights sampled from the prior, for the sampler table
+            prior = model.sample(n, seed=seed, scaled=True, sampler="prior")["sequences"]
+            scores.update({f"prior_{k}": v for k, v in sequence_scores(
+                real, prior, seed=seed, disc_steps=args.disc_steps, pred_steps=args.pred_steps).items()})
     row = {"family": family, "data": data, "label": args.label, "protocol": args.protocol, "seed": seed,
-           "options": options,
-           "budget": budget, "steps": result.step, "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
+           "options": options, **trained,
            "score_s": round(time.time() - t1, 1), "n": n, "threads": args.threads,
            "disc_steps": args.disc_steps, "pred_steps": args.pred_steps, **scores,
            "load_avg_1min_after": os.getloadavg()[0], "machine": f"{platform.machine()} {os.cpu_count()} cores",
-           "torch": torch.__version__, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+           "torch": torch.__version__, "when": (old or {}).get("when", time.strftime("%Y-%m-%d %H:%M:%S"))}
     if args.plots and seed == int(args.seeds.split(",")[0]):
         docs = Path(args.docs)
         tag = f"{family}-{data}"
@@ -168,10 +187,16 @@ def table(rows: dict) -> str:
             b = group[0]["budget"]
             budget = f"{b['minutes']:g} min" if "minutes" in b else f"{b['steps']} steps"
             steps = round(statistics.mean(r["steps"] for r in group))
-            lines.append(f"| {data} | {protocol} | {family} | {label} | {budget} | {len(group)} | {steps:,} "
+            sampler = group[0].get("sampler")
+            config = f"{label}, {sampler} sampler" if sampler else label
+            lines.append(f"| {data} | {protocol} | {family} | {config} | {budget} | {len(group)} | {steps:,} "
                          f"| {mean_sd([r['discriminative'] for r in group])} "
                          f"| {mean_sd([r['predictive'] for r in group])} "
                          f"| {mean_sd([r['predictive_real'] for r in group])} |")
+            if all("prior_discriminative" in r for r in group):  # the same weights, sampled from the prior
+                lines.append(f"| {data} | {protocol} | {family} | {label}, prior sampler | {budget} | {len(group)} "
+                             f"| {steps:,} | {mean_sd([r['prior_discriminative'] for r in group])} "
+                             f"| {mean_sd([r['prior_predictive'] for r in group])} | - |")
         disc, pred = TIMEGAN[data]
         floor = REAL_FLOOR[data]
         lines.append(f"| {data} | timegan | TimeGAN (Yoon et al. 2019, Table 2) | - | - | - | - | {disc:.3f} "
@@ -190,7 +215,9 @@ def readme_table(rows: dict) -> str:
             group = [r for r in picked.values() if r["data"] == data and r["family"] == family]
             if group:
                 steps = round(statistics.mean(r["steps"] for r in group))
-                lines.append(f"| {data} | {family}, {group[0]['budget']['minutes']:g} min | {len(group)} | {steps:,} "
+                sampler = f", {group[0]['sampler']} sampler" if group[0].get("sampler") else ""
+                lines.append(f"| {data} | {family}{sampler}, {group[0]['budget']['minutes']:g} min | {len(group)} "
+                             f"| {steps:,} "
                              f"| {mean_sd([r['discriminative'] for r in group])} "
                              f"| {mean_sd([r['predictive'] for r in group])} |")
         if floors:
@@ -212,7 +239,13 @@ def main(argv=None) -> None:
             if family not in FAMILIES or data not in DATA:
                 raise SystemExit(f"unknown pair {family}/{data}; families {FAMILIES}, data {DATA}")
             for seed in (int(s) for s in args.seeds.split(",")):
-                row = run_one(family, data, seed, args, options)
+                old = None
+                if args.rescore:
+                    old = rows.get(f"{family}/{data}/{args.label}/{args.protocol}/seed{seed}")
+                    if old is None:
+                        raise SystemExit(f"no result row {family}/{data}/{args.label}/{args.protocol}/seed{seed} "
+                                         f"to rescore; run it without --rescore")
+                row = run_one(family, data, seed, args, options, old)
                 rows[key(row)] = row
                 results_path.parent.mkdir(parents=True, exist_ok=True)
                 results_path.write_text(json.dumps(rows, indent=1) + "\n")

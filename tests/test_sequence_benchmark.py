@@ -27,10 +27,24 @@ def test_sequence_quality_benchmark_smoke(tmp_path, one_thread):
         assert row["protocol"] == "timegan"
         assert 0 <= row["discriminative"] <= 0.5 and 0 < row["predictive"] < 1 and 0 < row["predictive_real"] < 1
     md = results.with_suffix(".md").read_text()
-    assert md.count("| tiny |") == 4 and "| sines | timegan | TimeGAN (Yoon et al. 2019, Table 2) |" in md
+    assert md.count("| tiny |") == 2 and md.count("| tiny, gmm sampler |") == 2 and "| sines | timegan | TimeGAN (Yoon et al. 2019, Table 2) |" in md
     # TimeGAN's preparation: the stock file's rows flipped, the header kept
     original = stocks_csv().read_text().split()
     flipped = (tmp_path / "runs" / "stock_data_flipped.csv").read_text().split()
     assert flipped[0] == original[0] and flipped[1:] == original[1:][::-1]
+    # the seqvae samples from its mixture by default; the same weights are also scored with the prior
+    for data in ("sines", "stocks"):
+        row = rows[f"seqvae/{data}/tiny/timegan/seed0"]
+        assert row["sampler"] == "gmm" and 0 <= row["prior_discriminative"] <= 0.5 and row["prior_predictive"] > 0
+    assert "| tiny, gmm sampler |" in md and "| tiny, prior sampler |" in md
+    # --rescore scores the same run again without training: steps and training time kept, a date added
+    bench.main(["--only", "seqvae/sines", "--rescore", "--seeds", "0", "--n", "64", "--disc-steps", "5",
+                "--pred-steps", "5", "--runs", str(tmp_path / "runs"), "--results", str(results), "--set", "hidden=16",
+                "--label", "tiny"])
+    again = json.loads(results.read_text())["seqvae/sines/tiny/timegan/seed0"]
+    first = rows["seqvae/sines/tiny/timegan/seed0"]
+    assert again["rescored"] and {k: again[k] for k in ("steps", "train_wall_s")} == \
+        {k: first[k] for k in ("steps", "train_wall_s")}
+    assert again["discriminative"] == first["discriminative"]  # same weights, mixture, seed: the same score
     assert len(list((tmp_path / "docs").glob("*-series.png"))) == 4
     assert len(list((tmp_path / "docs").glob("*-pca-tsne.png"))) == 4

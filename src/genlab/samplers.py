@@ -96,7 +96,7 @@ def fit_sampler(target: str | Path, *, components: int | None = None, limit: int
             model = load_model_dir(folder, device=device, extras=False)
             if not isinstance(model, LatentSamplers):
                 raise GenlabError(f"{folder} holds a {model.family} model, which has no latent sampler to fit; "
-                                  f"fit-sampler is for vae and cvae runs")
+                                  f"fit-sampler is for vae, cvae and seqvae runs")
             train = model.provenance.get("train") or {}
             key = json.dumps([model.data_info, train.get("limit")], sort_keys=True)
             if key not in datasets:
@@ -104,7 +104,7 @@ def fit_sampler(target: str | Path, *, components: int | None = None, limit: int
             fitted = model.fit_sampler(datasets[key], components=components, limit=limit, seed=seed)
             files = model.extra_files()
             replace_files(folder, files, remove=[n for n in model.extra_file_names if n not in files])
-            written.append(FittedSampler(folder, fitted.info, model.config.sampler))
+            written.append(FittedSampler(folder, fitted.info, model.configured_sampler()))
     finally:
         if lock is not None:
             lock.release()

@@ -24,5 +24,11 @@ class SeqVAEConfig:
     word_dropout: float = option(
         0.25, help="share of decoder inputs replaced by <unk> (tokens) or zeros (series) while training", min=0, max=1)
     temperature: float = option(1.0, help="softmax temperature when sampling characters (or categories, e.g. pitch classes)", min=1e-3)
+    sampler: Literal["auto", "prior", "gmm"] = option(
+        "auto", help="what samples draw z from: the prior N(0, I), or gmm: a Gaussian mixture fitted on the training "
+                     "windows' posterior means after training (continuous series, --structure global); auto: gmm "
+                     "for continuous series without one-hot features, else the prior; `genlab sample --sampler` "
+                     "overrides it")
+    sampler_components: int = option(10, help="components of the gmm sampler", min=1)
     grad_clip: float = option(5.0, help="clip the gradient norm to this value (0 = off)", min=0)
     lr: float = option(1e-3, help="Adam learning rate", min=0)

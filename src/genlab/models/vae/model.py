@@ -32,7 +32,7 @@ from ...nn.optim import adam
 from ...registry import FAMILIES
 from ..base import GenerativeModel
 from .config import VAEConfig
-from .sampler import LatentSampling
+from ..latent_sampling import LatentSampling
 
 LOG_2PI = math.log(2 * math.pi)
 #: smallest learned Gaussian std (keeps the likelihood bounded on near-constant pixels)
@@ -410,6 +410,13 @@ class VAE(LatentSampling, GenerativeModel):
         return total / max(1, x01.shape[0])
 
     @torch.no_grad()
+    def sampler_codes(self, data: Any, limit: int | None, seed: int):
+        """The posterior means of up to `limit` training images (binarised as the model trains), for the mixture."""
+        x01, labels = self.eval_tensors(data, limit, seed)
+        fitted_on = {"dataset": self.data_info.get("dataset"), "images": int(x01.shape[0]),
+                     "binarized": bool(self.config.binarize)}
+        return self.posterior_mean(x01, labels), labels, fitted_on
+
     def posterior_mean(self, x01: torch.Tensor, labels: torch.Tensor | None = None,
                        batch_size: int = 500) -> torch.Tensor:
         """E_q[z|x] of [0, 1] images, in batches, on the CPU."""

@@ -1,18 +1,20 @@
 """The VAEs' choice of latent sampler: the prior N(0, I) or a fitted Gaussian mixture.
 
-`LatentSampling` is mixed into `VAE` (and so `CVAE`); the mixture itself is
-`models/latent_sampler.py`.
+`LatentSampling` is mixed into `VAE` (and so `CVAE`) and `SeqVAE`; the
+mixture itself is `models/latent_sampler.py`. A family supplies the codes to
+fit on with `sampler_codes(data, limit, seed)`.
 
-- ``config.sampler`` (prior | gmm, default gmm) and ``config.sampler_components``
+- ``config.sampler`` (prior | gmm, default gmm; the seqvae's ``auto`` picks
+  per data, `configured_sampler`) and ``config.sampler_components``
   say what `sample` draws z from; `use_sampler(name)` overrides it for one model
   object (the CLI's ``--sampler``), ``sample(n, sampler=...)`` for one call.
 - gmm by configuration but no mixture fitted (previews during training, a
   checkpoint written before the fit or by an older genlab): the prior,
   silently here; `sampler_note` is the one line the CLI prints. gmm asked for
   explicitly with none fitted is an error that says how to fit one.
-- `fit_sampler(data)` encodes up to `limit` training images (posterior means
-  E_q[z|x], binarised first when the model trains on binarised data) and fits
-  the mixture, one per class for the CVAE; `finish_training` does this at the
+- `fit_sampler(data)` encodes up to `limit` training items (posterior means
+  E_q[z|x]; images binarised first when the model trains on binarised data)
+  and fits the mixture, one per class for the CVAE; `finish_training` does this at the
   end of training when the config says gmm, before the final checkpoint.
 - `extra_files` / `load_extra_files`: ``sampler.json`` + ``sampler.safetensors``
   beside the weights (checkpoints, `save_pretrained`, generator-only folders).
@@ -28,8 +30,8 @@ from typing import Any
 
 import torch
 
-from ...errors import GenlabError
-from ..latent_sampler import DEFAULT_LIMIT, FILES, SAMPLERS, GaussianMixtureSampler, fit_gmm
+from ..errors import GenlabError
+from .latent_sampler import DEFAULT_LIMIT, FILES, SAMPLERS, GaussianMixtureSampler, fit_gmm
 
 NO_MIXTURE = "no Gaussian mixture is fitted for this model"
 HOW_TO_FIT = "fit one with `genlab fit-sampler RUN`"
@@ -51,6 +53,10 @@ class LatentSampling:
     #: `use_sampler`'s choice, or None for the config's
     sampler_override: str | None = None
 
+    def configured_sampler(self) -> str:
+        """The config's sampler (prior | gmm) for this model and its data."""
+        return self.config.sampler
+
     def use_sampler(self, name: str | None) -> None:
         """Sample from `name` (prior | gmm) from now on; None goes back to the config's choice."""
         self.sampler_override = check_sampler_name(name) if name is not None else None
@@ -60,7 +66,7 @@ class LatentSampling:
         """What `sample` draws z from: `name`, else `use_sampler`'s choice, else the config's;
         the config's gmm with no mixture fitted falls back to the prior."""
         explicit = name or self.sampler_override
-        chosen = check_sampler_name(explicit or self.config.sampler)
+        chosen = check_sampler_name(explicit or self.configured_sampler())
         if chosen == "gmm" and self.latent_sampler is None:
             if explicit:
                 raise GenlabError(f"{NO_MIXTURE}; {HOW_TO_FIT} (or model.fit_sampler(data)), or use the "
@@ -70,7 +76,7 @@ class LatentSampling:
 
     def sampler_note(self, source: Any = "this model") -> str | None:
         """The one line to show when the configured gmm falls back to the prior, else None."""
-        if self.sampler_override is None and self.config.sampler == "gmm" and self.latent_sampler is None:
+        if self.sampler_override is None and self.configured_sampler() == "gmm" and self.latent_sampler is None:
             return f"{source}: {NO_MIXTURE}; sampling from the prior N(0, I) ({HOW_TO_FIT})"
         return None
 
@@ -87,20 +93,23 @@ class LatentSampling:
         """Fit the Gaussian mixture on the posterior means of up to `limit` images of `data`
         (its training split; drawn with `seed` when there are more) and keep it."""
         if limit is not None and limit < 1:
-            raise GenlabError(f"--limit must be at least 1 image (got {limit})")
-        x01, labels = self.eval_tensors(data, limit, seed)
-        codes = self.posterior_mean(x01, labels)
-        fitted_on = {"dataset": self.data_info.get("dataset"), "images": int(x01.shape[0]),
-                     "binarized": bool(self.config.binarize)}
+            raise GenlabError(f"--limit must be at least 1 item (got {limit})")
+        codes, labels, fitted_on = self.sampler_codes(data, limit, seed)
         classes = self.num_classes if self.conditional else 0
         self.latent_sampler = fit_gmm(codes, labels, classes, components or self.config.sampler_components,
                                       seed=seed, fitted_on=fitted_on)
         return self.latent_sampler
 
+    def sampler_codes(self, data: Any, limit: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                                           dict[str, Any]]:
+        """(N x latent posterior means of up to `limit` items of `data`, their labels or None, a description of
+        what was encoded for ``sampler.json``): each family says how it encodes its data."""
+        raise NotImplementedError
+
     def finish_training(self, data: Any) -> bool:
         """Fit the mixture on the training data when the config says gmm. A failed fit is
         reported in one line and leaves the prior: it never costs the final checkpoint."""
-        if self.config.sampler != "gmm":
+        if self.configured_sampler() != "gmm":
             return False
         try:
             self.fit_sampler(data)
