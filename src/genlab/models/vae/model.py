@@ -417,6 +417,7 @@ class VAE(LatentSampling, GenerativeModel):
                      "binarized": bool(self.config.binarize)}
         return self.posterior_mean(x01, labels), labels, fitted_on
 
+    @torch.no_grad()
     def posterior_mean(self, x01: torch.Tensor, labels: torch.Tensor | None = None,
                        batch_size: int = 500) -> torch.Tensor:
         """E_q[z|x] of [0, 1] images, in batches, on the CPU."""
