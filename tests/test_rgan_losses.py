@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from genlab.data import load_dataset
-from genlab.losses import feature_matching, get_loss, gradient_penalty, moment_loss, next_step_loss
+from genlab.losses import (feature_matching, get_loss, gradient_penalty, increment_moment_loss, moment_loss,
+                           next_step_loss)
 from genlab.models.rgan import RGAN, RGANConfig
 from genlab.modes import frozen
 
@@ -39,6 +40,19 @@ def test_moment_loss_by_hand():
     assert moment_loss(real, fake, eps=0.0).item() == pytest.approx(3.0)
 
 
+def test_increment_moment_loss_by_hand():
+    # two sequences of 3 steps, 1 feature: real changes (1, 1) and (3, -1); fake changes (2, 0) twice
+    real = torch.tensor([[[0.0], [1.0], [2.0]], [[0.0], [3.0], [2.0]]])
+    fake = torch.tensor([[[5.0], [7.0], [7.0]], [[1.0], [3.0], [3.0]]])
+    # step 1: real changes 1, 3 (mean 2, std 1), fake 2, 2 (mean 2, std 0) -> |0 - 1| + 0 = 1
+    # step 2: real 1, -1 (mean 0, std 1), fake 0, 0 (mean 0, std 0) -> 1 + 0 = 1; the levels do not count
+    assert increment_moment_loss(real, fake, eps=0.0).item() == pytest.approx(1.0)
+    assert increment_moment_loss(real, real + 10.0, eps=0.0).item() == pytest.approx(0.0)
+    fake = torch.tensor([[[0.0], [3.0], [3.0]], [[0.0], [3.0], [3.0]]])  # changes (3, 0): means 3 and 0, std 0
+    # std terms (1 + 1) / 2 = 1, mean terms (|3 - 2| + |0 - 0|) / 2 = 0.5
+    assert increment_moment_loss(real, fake, eps=0.0).item() == pytest.approx(1.5)
+
+
 def test_hinge_and_wasserstein_by_hand():
     d_real, d_fake = torch.tensor([0.5, 2.0]), torch.tensor([-0.5, 0.3])
     hinge = get_loss("hinge")
@@ -63,7 +77,7 @@ def make(**options) -> tuple[RGAN, torch.Tensor]:
 
 
 def test_generator_terms_are_weighted_hand_computations(one_thread):
-    model, real = make(feature_matching=2.0, supervised=3.0, moment_matching=0.5)
+    model, real = make(feature_matching=2.0, supervised=3.0, moment_matching=0.5, increment_matching=4.0)
     fake = model.generate(model.latent(16))
     model._real = (real, None)
     logs: dict[str, torch.Tensor] = {}
@@ -79,10 +93,13 @@ def test_generator_terms_are_weighted_hand_computations(one_thread):
         sup = ((e.supervisor(emb)[:, :-1] - emb[:, 1:]) ** 2).mean()
         std = lambda x: (x.var(0, unbiased=False) + 1e-6).sqrt()  # noqa: E731
         mom = (std(fake) - std(real)).abs().mean() + (fake.mean(0) - real.mean(0)).abs().mean()
+        dr, df = real.diff(dim=1), fake.diff(dim=1)
+        inc = (std(df) - std(dr)).abs().mean() + (df.mean(0) - dr.mean(0)).abs().mean()
     assert logs["fm"].item() == pytest.approx(fm.item(), rel=1e-5)
     assert logs["g_sup"].item() == pytest.approx(sup.item(), rel=1e-5)
     assert logs["moments"].item() == pytest.approx(mom.item(), rel=1e-5)
-    assert extra.item() == pytest.approx(2 * fm.item() + 3 * sup.item() + 0.5 * mom.item(), rel=1e-5)
+    assert logs["increments"].item() == pytest.approx(inc.item(), rel=1e-5)
+    assert extra.item() == pytest.approx(2 * fm.item() + 3 * sup.item() + 0.5 * mom.item() + 4 * inc.item(), rel=1e-5)
     # the terms train the generator only: the embedding (and the frozen D) get no gradient from them
     extra.backward()
     assert all(p.grad is None for p in model.embedding.parameters())

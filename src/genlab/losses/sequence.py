@@ -9,6 +9,10 @@
   embedding at step t + 1: ``mean (pred[:, :-1] - h[:, 1:])^2``.
 - `moment_loss` (TimeGAN's moment terms): the mean absolute difference of the
   per-(step, feature) batch standard deviations plus that of the batch means.
+- `increment_moment_loss`: `moment_loss` of the step-to-step changes
+  ``x[:, t+1] - x[:, t]``: the moments of the data say where a series is, those
+  of its changes say how much it moves from one step to the next (a stock's
+  daily moves), which the level moments leave free.
 """
 
 from __future__ import annotations
@@ -32,3 +36,8 @@ def moment_loss(real: torch.Tensor, fake: torch.Tensor, eps: float = 1e-6) -> to
     std_r = (real.var(0, unbiased=False) + eps).sqrt()
     std_f = (fake.var(0, unbiased=False) + eps).sqrt()
     return (std_f - std_r).abs().mean() + (fake.mean(0) - real.mean(0)).abs().mean()
+
+
+def increment_moment_loss(real: torch.Tensor, fake: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """`moment_loss` of the first differences along the time axis (B x T x D, T >= 2)."""
+    return moment_loss(real[:, 1:] - real[:, :-1], fake[:, 1:] - fake[:, :-1], eps)

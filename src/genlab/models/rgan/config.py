@@ -38,6 +38,9 @@ class RGANConfig(GANConfig):
     moment_matching: float = option(
         1.0, help="weight of TimeGAN's moment loss (batch means and standard deviations per step) in G's loss "
                   "(0 = off)", min=0)
+    increment_matching: float = option(
+        0.0, help="weight of the same moment loss on the step-to-step changes x[t+1] - x[t] in G's loss (how far "
+                  "a series moves per step; 0 = off)", min=0)
     embed_hidden: int = option(24, help="GRU units of the embedder, recovery and supervisor (--supervised)", min=1)
     spectral_norm_rnn: bool = option(
         False, help="with --spectral-norm, also normalise the discriminator's LSTM weight matrices")

@@ -23,7 +23,8 @@ generator's loss, each with its weight (1 by default, 0 turns it off; chosen by
 benchmarks/sequence_quality.py): ``feature_matching`` on D's hidden states, TimeGAN's
 ``supervised`` next-step loss in a learned embedding space (embedding.py; its
 networks train on the real batch first in each step) and TimeGAN's
-``moment_matching``; `sample` returns ``{"sequences": N x T x D}`` in
+``moment_matching``; a fourth, ``increment_matching`` (off by default), applies
+the moment loss to the step-to-step changes; `sample` returns ``{"sequences": N x T x D}`` in
 the data's original units (``scaled=True`` gives the [0, 1] values).
 """
 
@@ -36,7 +37,7 @@ import torch
 from torch import nn
 
 from ...data.sequences import inverse_transform
-from ...losses import feature_matching, moment_loss
+from ...losses import feature_matching, increment_moment_loss, moment_loss
 from ...nn.onehot import activate, one_hot_groups
 from ...nn.optim import adam
 from ...registry import FAMILIES
@@ -174,7 +175,7 @@ class RGAN(AdversarialModel):
 
     def extra_generator_loss(self, z: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None,
                              logs: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """Feature matching, supervised next-step and moment terms (those with a weight above 0)."""
+        """Feature matching, supervised next-step, moment and increment-moment terms (those with a weight above 0)."""
         c = self.config
         if self._real is None:
             return None
@@ -197,6 +198,10 @@ class RGAN(AdversarialModel):
             mom = moment_loss(real, fake)
             logs["moments"] = mom.detach()
             total = c.moment_matching * mom if total is None else total + c.moment_matching * mom
+        if c.increment_matching > 0 and real.shape[1] > 1:
+            inc = increment_moment_loss(real, fake)
+            logs["increments"] = inc.detach()
+            total = c.increment_matching * inc if total is None else total + c.increment_matching * inc
         return total
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
