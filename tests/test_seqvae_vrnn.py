@@ -63,3 +63,45 @@ def test_vrnn_refuses_text_and_onnx():
                                               "unk": 0, "max_len": 4})
     with pytest.raises(GenlabError, match="VRNN"):
         SeqVAE(SeqVAEConfig(**SMALL), info).export_module()
+
+
+def test_global_code_carries_the_window_and_adds_its_kl(one_thread):
+    torch.manual_seed(0)
+    data = load_dataset("sines", n=200)
+    model = SeqVAE(SeqVAEConfig(**SMALL, global_latent=3, anneal="none"), data.info)
+    model.setup_training()
+    batch = {"x": data.tensors["x"][:64]}
+    first = model.train_step(batch, 0)
+    for step in range(1, 30):
+        last = model.train_step(batch, step)
+    assert last["loss"] < first["loss"] and math.isfinite(float(last["kl"]))
+    # the KL is the per-step KLs plus KL(q(s|x) || N(0, I)), computed by hand from the same pass
+    vrnn, x = model.vrnn, batch["x"][:8]
+    out = vrnn(x, sample=False)
+    with torch.no_grad():
+        h = torch.tanh(vrnn.from_global(out["global_mu"]))
+        fx, kl_steps = vrnn.phi_x(x), torch.zeros(8)
+        for t in range(x.shape[1]):
+            mu_p, logvar_p = vrnn._split(vrnn.prior(h))
+            kl_steps += gaussian_kl(out["mu"][:, t], out["logvar"][:, t], mu_p, logvar_p)
+            h = vrnn.cell(torch.cat([fx[:, t], vrnn.phi_z(out["mu"][:, t]), out["global_mu"]], -1), h)
+        mu_s, logvar_s = out["global_mu"], out["global_logvar"]
+        kl_s = 0.5 * (mu_s.pow(2) + logvar_s.exp() - 1 - logvar_s).sum(-1)
+    torch.testing.assert_close(out["kl"].detach(), kl_steps + kl_s, rtol=1e-5, atol=1e-5)
+    # the latent holds the per-step noise, then the sequence's code (the same at every step); the code
+    # changes every step of the sample, the per-step noise of step 10 only steps 10..
+    z = model.latent(5, torch.Generator().manual_seed(0))
+    assert z.shape == (5, 24, 4 + 3) and torch.equal(z[:, 0, 4:], z[:, 23, 4:])
+    a = model.sample(5, z=z, scaled=True)["sequences"]
+    s = z.clone()
+    s[:, :, 4:] += 1.0
+    assert not torch.allclose(model.sample(5, z=s, scaled=True)["sequences"][:, 0], a[:, 0])
+    mu, _ = model.encode(x)
+    assert mu.shape == (8, 24 * 4 + 3)
+    with pytest.raises(GenlabError, match="--structure vrnn"):
+        SeqVAE(SeqVAEConfig(hidden=24, latent_dim=4, global_latent=3), data.info)
+
+
+def test_global_code_family_check_on_sines(tmp_path, one_thread):
+    model = check_sequence_family("seqvae", tmp_path, "sines", **SMALL, global_latent=3)
+    assert model.vrnn.global_latent == 3

@@ -17,6 +17,9 @@ class SeqVAEConfig:
     layers: int = option(1, help="recurrent layers in encoder and decoder", min=1, max=8)
     embed_dim: int = option(32, help="character embedding size (token data)", min=1)
     latent_dim: int = option(16, help="size of the latent code z", min=1)
+    global_latent: int = option(
+        0, help="with --structure vrnn: size of a code per sequence beside the per-step codes (what holds for the "
+                "whole window: level, frequency); 0 = none", min=0)
     beta: float = option(1.0, help="final weight of the KL term", min=0)
     anneal: Literal["logistic", "linear", "none"] = option(
         "logistic", help="KL annealing schedule: the KL weight grows from 0 to beta")

@@ -19,7 +19,8 @@ zeros for series) so that it must rely on z. The KL weight is annealed from
   (`genlab.nn.onehot`).
 - ``structure=vrnn`` (series without one-hot groups): a latent per time step with a learned
   prior, the VRNN of Chung et al. 2015 (vrnn.py), for data whose dynamics one
-  code per sequence cannot carry (the day-to-day moves of stock prices). The
+  code per sequence cannot carry (the day-to-day moves of stock prices);
+  ``global_latent`` adds a code per sequence to it (level, frequency). The
   same Gaussian likelihood, KL annealing (on the summed per-step KL) and
   sampling API; `encode` gives the per-step posterior means, flattened.
 - Latent sampler (``sampler``, `models/latent_sampling.py` as for the VAEs):
@@ -91,13 +92,16 @@ class SeqVAE(LatentSampling, GenerativeModel):
         if config.sampler == "gmm" and (self.tokens or config.structure == "vrnn"):
             raise ConfigError("--sampler gmm is fitted on one code per continuous series (--structure global); "
                               "use --sampler prior (or auto) for text and for --structure vrnn")
+        if config.global_latent and config.structure != "vrnn":
+            raise ConfigError("--global-latent adds a code per sequence to --structure vrnn; the global structure "
+                              "has one already (drop --global-latent or add --structure vrnn)")
         if config.structure == "vrnn":
             if self.tokens:
                 raise ConfigError("--structure vrnn models continuous series; for text use --structure global")
             if self.groups:
                 raise ConfigError("--structure vrnn models continuous series, and this data has one-hot features "
                                   "(music's pitch class); use --structure global")
-            self.vrnn = VRNN(in_dim, config.hidden, config.latent_dim)
+            self.vrnn = VRNN(in_dim, config.hidden, config.latent_dim, config.global_latent)
             return
         self.encoder = cell(in_dim, config.hidden, config.layers, batch_first=True)
         self.to_latent = nn.Linear(config.hidden, 2 * config.latent_dim)
@@ -128,8 +132,11 @@ class SeqVAE(LatentSampling, GenerativeModel):
     # -- the model --------------------------------------------------------------------
     def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
         if self.vrnn is not None:  # the per-step posteriors along the posterior-mean path, flattened
-            out = self.vrnn(x, sample=False)
-            return out["mu"].flatten(1), out["logvar"].flatten(1)
+            out = self.vrnn(x, sample=False)  # (then the sequence's code, with --global-latent)
+            mu, logvar = out["mu"].flatten(1), out["logvar"].flatten(1)
+            if "global_mu" in out:
+                mu, logvar = torch.cat([mu, out["global_mu"]], 1), torch.cat([logvar, out["global_logvar"]], 1)
+            return mu, logvar
         if self.tokens:
             inp = self.embed(x)
             packed = nn.utils.rnn.pack_padded_sequence(inp, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -212,9 +219,14 @@ class SeqVAE(LatentSampling, GenerativeModel):
 
     # -- sampling -----------------------------------------------------------------------
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """N x latent_dim (one code per sequence), or N x T x latent_dim standard noise for a VRNN."""
+        """N x latent_dim (one code per sequence), or N x T x latent_dim standard noise for a VRNN (then, with
+        --global-latent, the sequence's code, the same at every step)."""
         if self.vrnn is not None:
-            return self.randn(n, self.steps, self.config.latent_dim, generator=generator)
+            eps = self.randn(n, self.steps, self.config.latent_dim, generator=generator)
+            if self.config.global_latent:
+                s = self.randn(n, 1, self.config.global_latent, generator=generator)
+                eps = torch.cat([eps, s.expand(-1, self.steps, -1)], -1)
+            return eps
         return self.randn(n, self.config.latent_dim, generator=generator)
 
     def _generate_tokens(self, z: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
