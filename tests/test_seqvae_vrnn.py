@@ -27,16 +27,22 @@ def test_gaussian_kl_by_hand():
     assert gaussian_kl(mu_p, logvar_p, mu_p, logvar_p).item() == pytest.approx(0.0, abs=1e-7)
 
 
-def test_vrnn_trains_and_its_latents_act_per_step(one_thread):
+def trained_vrnn(steps: int, **options) -> tuple[SeqVAE, dict, torch.Tensor]:
+    """A small VRNN trained `steps` real steps on one batch of sines; checks that the loss fell."""
     torch.manual_seed(0)
     data = load_dataset("sines", n=200)
-    model = SeqVAE(SeqVAEConfig(**SMALL, anneal="none"), data.info)
+    model = SeqVAE(SeqVAEConfig(**SMALL, anneal="none", **options), data.info)
     model.setup_training()
     batch = {"x": data.tensors["x"][:64]}
     first = model.train_step(batch, 0)
-    for step in range(1, 40):
+    for step in range(1, steps):
         last = model.train_step(batch, step)
     assert last["loss"] < first["loss"] and math.isfinite(float(last["kl"]))
+    return model, batch, data.info
+
+
+def test_vrnn_trains_and_its_latents_act_per_step(one_thread):
+    model, batch, _ = trained_vrnn(40)
     ll, kl = model.forward_elbo(batch)
     assert ll.shape == kl.shape == (64,) and (kl >= 0).all()
     # the noise of step 10 moves steps 10.. and leaves steps 0..9 alone
@@ -66,15 +72,7 @@ def test_vrnn_refuses_text_and_onnx():
 
 
 def test_global_code_carries_the_window_and_adds_its_kl(one_thread):
-    torch.manual_seed(0)
-    data = load_dataset("sines", n=200)
-    model = SeqVAE(SeqVAEConfig(**SMALL, global_latent=3, anneal="none"), data.info)
-    model.setup_training()
-    batch = {"x": data.tensors["x"][:64]}
-    first = model.train_step(batch, 0)
-    for step in range(1, 30):
-        last = model.train_step(batch, step)
-    assert last["loss"] < first["loss"] and math.isfinite(float(last["kl"]))
+    model, batch, info = trained_vrnn(30, global_latent=3)
     # the KL is the per-step KLs plus KL(q(s|x) || N(0, I)), computed by hand from the same pass
     vrnn, x = model.vrnn, batch["x"][:8]
     out = vrnn(x, sample=False)
@@ -99,7 +97,7 @@ def test_global_code_carries_the_window_and_adds_its_kl(one_thread):
     mu, _ = model.encode(x)
     assert mu.shape == (8, 24 * 4 + 3)
     with pytest.raises(GenlabError, match="--structure vrnn"):
-        SeqVAE(SeqVAEConfig(hidden=24, latent_dim=4, global_latent=3), data.info)
+        SeqVAE(SeqVAEConfig(hidden=24, latent_dim=4, global_latent=3), info)
 
 
 def test_global_code_family_check_on_sines(tmp_path, one_thread):
